@@ -1,0 +1,30 @@
+# berth — see README.md. All targets run as root on Debian 12.
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+export GOFLAGS := -mod=mod
+BIN     := bin
+
+.PHONY: all build setup test test-short vet demo clean
+all: build
+
+build:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/berth ./cmd/berth
+	ln -sf berth $(BIN)/berth-runc
+
+setup:
+	bash scripts/setup.sh
+
+# The whole suite: unit, root/kernel integration and CLI tests.
+test: setup build
+	bash scripts/test.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+demo: setup build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)
+
+-include mk/*.mk

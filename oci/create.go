@@ -1,0 +1,625 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/oci/cgroups"
+	"github.com/berth-dev/berth/oci/hooks"
+	"github.com/berth-dev/berth/oci/initproc"
+	"github.com/berth-dev/berth/oci/nsenter"
+	"github.com/berth-dev/berth/oci/seccomp"
+)
+
+// Runtime is a root directory of container states plus global options.
+type Runtime struct {
+	Root          string
+	SystemdCgroup bool
+	Rootless      bool
+	// Warn receives non-fatal problems (failed poststart/poststop hooks).
+	Warn func(format string, args ...any)
+}
+
+func (r *Runtime) warn(format string, args ...any) {
+	if r.Warn != nil {
+		r.Warn(format, args...)
+	}
+}
+
+// CreateOpts are the options of `create` and `run`.
+type CreateOpts struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	// Stdio of the container; nil means the runtime's own.
+	Stdin, Stdout, Stderr *os.File
+	// keep is set by Run: the caller waits for the init process.
+	keep bool
+}
+
+// Create creates container id from a bundle: the init process is left
+// waiting for Start. On any error nothing is left behind: no state dir,
+// cgroup, mount or process.
+func (r *Runtime) Create(id string, o CreateOpts) (c *Container, err error) {
+	c, p, err := r.create(id, o)
+	if p != nil && p.cmd != nil && !o.keep {
+		p.cmd.Process.Release()
+	}
+	return c, err
+}
+
+type initProc struct {
+	cmd *exec.Cmd
+	pid int
+	// direct is true when pid is our child (no nsenter fork).
+	direct bool
+}
+
+func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc, err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, nil, fmt.Errorf("process.terminal is true: --console-socket is required")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, nil, fmt.Errorf("--console-socket given but process.terminal is false")
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, nil, fmt.Errorf("root.path: %w", err)
+	}
+	if err := os.MkdirAll(r.Root, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("runtime root %s: %w", r.Root, err)
+	}
+	dir := filepath.Join(r.Root, id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if os.IsExist(err) {
+			return nil, nil, fmt.Errorf("container %q: %w", id, ErrExist)
+		}
+		return nil, nil, fmt.Errorf("state dir: %w", err)
+	}
+	c = &Container{rt: r, dir: dir}
+	var cg cgroups.Manager
+	defer func() {
+		if err == nil {
+			return
+		}
+		if proc != nil && proc.pid > 0 {
+			unix.Kill(proc.pid, unix.SIGKILL)
+			if proc.cmd != nil {
+				proc.cmd.Wait()
+			}
+			if !proc.direct {
+				waitGone(proc.pid, 2*time.Second)
+			}
+		}
+		if cg != nil {
+			cg.Destroy()
+		}
+		os.RemoveAll(dir)
+	}()
+
+	// Seccomp is compiled while the child starts.
+	type progResult struct {
+		b   []byte
+		err error
+	}
+	var progCh chan progResult
+	if spec.Linux.Seccomp != nil {
+		progCh = make(chan progResult, 1)
+		go func() {
+			p, err := seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(r.Root, ".seccomp"))
+			if err != nil {
+				progCh <- progResult{nil, fmt.Errorf("linux.seccomp: %w", err)}
+				return
+			}
+			b, err := p.MarshalBinary()
+			progCh <- progResult{b, err}
+		}()
+	}
+
+	fifo := filepath.Join(dir, "exec.fifo")
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return c, nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return c, nil, err
+	}
+	defer fifoFile.Close()
+
+	cgcfg := cgroups.Config{Path: spec.Linux.CgroupsPath, ID: id, Systemd: r.SystemdCgroup}
+	cg, err = cgroups.New(cgcfg)
+	if err != nil {
+		return c, nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	if err := cg.Create(withDefaultDevices(spec)); err != nil {
+		if !r.Rootless {
+			cg = nil // Create cleaned up after itself
+			return c, nil, err
+		}
+		cg = nil
+	}
+
+	newNS, joins, err := namespaceSetup(spec)
+	if err != nil {
+		return c, nil, err
+	}
+	icfg := &initproc.Config{
+		Mode: initproc.ModeInit, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: spec, Process: spec.Process,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
+		NewUserNS:   newNS&unix.CLONE_NEWUSER != 0,
+		NewCgroupNS: hasNewNS(spec, specs.CgroupNamespace),
+		SetHostname: hasNS(spec, specs.UTSNamespace),
+	}
+	if cg != nil {
+		icfg.CgroupMounts = cgroupMounts(cg)
+	}
+
+	sync, syncChild, err := initproc.NewSyncPair()
+	if err != nil {
+		return c, nil, err
+	}
+	defer sync.File().Close()
+	defer syncChild.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return c, nil, err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+
+	exe, err := sealedExe()
+	if err != nil {
+		return c, nil, err
+	}
+	defer exe.Close()
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:   []string{"berth", initproc.Arg},
+		Stdin:  orStd(o.Stdin, os.Stdin),
+		Stdout: orStd(o.Stdout, os.Stdout),
+		Stderr: orStd(o.Stderr, os.Stderr),
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	base := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR, fifoFile)
+	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, base, base+1, base+2)}
+	attr := &syscall.SysProcAttr{Cloneflags: uintptr(newNS), Setsid: true}
+	if newNS&unix.CLONE_NEWUSER != 0 {
+		attr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		attr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		attr.GidMappingsEnableSetgroups = true
+	}
+	if cg != nil && !hasNeedsFork(joins) {
+		if fd, ok, err := cg.OpenFD(); err == nil && ok {
+			defer unix.Close(fd)
+			attr.UseCgroupFD, attr.CgroupFD = true, fd
+		}
+	}
+	cmd.SysProcAttr = attr
+
+	var pidR *os.File
+	if needsNsenter(joins) {
+		var pidW *os.File
+		if pidR, pidW, err = os.Pipe(); err != nil {
+			return c, nil, err
+		}
+		defer pidR.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, pidW)
+		cmd.Env = append(cmd.Env, nsenter.Env+"="+strconv.Itoa(3+len(cmd.ExtraFiles)-1)+";"+joinList(joins))
+		if o.keep {
+			unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		}
+		err = cmd.Start()
+		pidW.Close()
+	} else {
+		err = startJoined(cmd, joins, spec.Linux.TimeOffsets)
+	}
+	if err != nil {
+		return c, nil, fmt.Errorf("start init: %w", err)
+	}
+	proc = &initProc{cmd: cmd, pid: cmd.Process.Pid, direct: true}
+	syncChild.Close()
+	cfgR.Close()
+	if pidR != nil {
+		b, _ := io.ReadAll(pidR)
+		n, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+		if perr != nil {
+			werr := cmd.Wait()
+			return c, proc, fmt.Errorf("enter namespaces: %v", werr)
+		}
+		if n != proc.pid {
+			cmd.Wait() // the intermediate exits at once
+			proc.direct = false
+			proc.pid = n
+		}
+	}
+	if cg != nil && !attr.UseCgroupFD {
+		if err := cg.Apply(proc.pid); err != nil && !r.Rootless {
+			return c, proc, err
+		}
+	}
+	if progCh != nil {
+		res := <-progCh
+		if res.err != nil {
+			return c, proc, res.err
+		}
+		icfg.Seccomp = res.b
+	}
+	data, err := json.Marshal(icfg)
+	if err != nil {
+		return c, proc, err
+	}
+	go func() { cfgW.Write(data); cfgW.Close() }()
+
+	start, _ := pidStart(proc.pid)
+	owner := ""
+	c.State = State{
+		ID: id, Bundle: bundle, Rootfs: rootfs, Pid: proc.pid, PidStart: start,
+		Created: time.Now().UTC(), Owner: owner, Annotations: spec.Annotations,
+		Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
+		Namespaces: nsPaths(spec, proc.pid),
+	}
+	if err := r.syncInit(c, sync, proc, o); err != nil {
+		return c, proc, err
+	}
+	if err := c.save(); err != nil {
+		return c, proc, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.pid); err != nil {
+			return c, proc, err
+		}
+	}
+	return c, proc, nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// syncInit serves the init's requests until it reports ready.
+func (r *Runtime) syncInit(c *Container, s *initproc.Sync, proc *initProc, o CreateOpts) error {
+	spec := c.State.Spec
+	for {
+		m, fd, err := s.Recv()
+		if err != nil {
+			return fmt.Errorf("container init exited during setup%s", exitInfo(proc))
+		}
+		switch m.Type {
+		case initproc.MsgReady:
+			return nil
+		case initproc.MsgError:
+			return errors.New(m.Error)
+		case initproc.MsgCreateRuntime:
+			var herr error
+			if spec.Hooks != nil {
+				if err := c.save(); err != nil {
+					return err
+				}
+				st := c.hookState(specs.StateCreating)
+				if herr = hooks.Run("prestart", spec.Hooks.Prestart, st); herr == nil {
+					herr = hooks.Run("createRuntime", spec.Hooks.CreateRuntime, st)
+				}
+			}
+			if herr != nil {
+				s.Send(initproc.Msg{Type: initproc.MsgError, Error: herr.Error()}, -1)
+				return herr
+			}
+			s.Send(initproc.Msg{Type: initproc.MsgAck}, -1)
+		case initproc.MsgConsole:
+			err := sendConsole(o.ConsoleSocket, fd)
+			unix.Close(fd)
+			if err != nil {
+				s.Send(initproc.Msg{Type: initproc.MsgError, Error: err.Error()}, -1)
+				return err
+			}
+			s.Send(initproc.Msg{Type: initproc.MsgAck}, -1)
+		case initproc.MsgSeccompFD:
+			err := r.sendSeccomp(c, fd)
+			unix.Close(fd)
+			if err != nil {
+				s.Send(initproc.Msg{Type: initproc.MsgError, Error: err.Error()}, -1)
+				return err
+			}
+			s.Send(initproc.Msg{Type: initproc.MsgAck}, -1)
+		default:
+			return fmt.Errorf("unexpected message %q from init", m.Type)
+		}
+	}
+}
+
+func (r *Runtime) sendSeccomp(c *Container, fd int) error {
+	sc := c.State.Spec.Linux.Seccomp
+	if sc == nil || sc.ListenerPath == "" {
+		return fmt.Errorf("linux.seccomp: a rule uses SCMP_ACT_NOTIFY but listenerPath is empty")
+	}
+	st := specs.ContainerProcessState{
+		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: c.State.Pid,
+		Metadata: sc.ListenerMetadata, State: *c.hookState(specs.StateCreating),
+	}
+	if err := seccomp.SendListener(sc.ListenerPath, fd, st); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
+	}
+	return nil
+}
+
+func exitInfo(p *initProc) string {
+	if p == nil || p.cmd == nil || !p.direct {
+		return ""
+	}
+	if err := p.cmd.Wait(); err != nil {
+		p.pid = 0
+		return ": " + err.Error()
+	}
+	p.pid = 0
+	return ""
+}
+
+// sendConsole passes the pty master to the --console-socket, as runc does
+// (the fd with its name as payload).
+func sendConsole(path string, fd int) error {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	uc := conn.(*net.UnixConn)
+	name := "/dev/ptmx"
+	if _, _, err := uc.WriteMsgUnix([]byte(name), unix.UnixRights(fd), nil); err != nil {
+		return fmt.Errorf("--console-socket %s: send pty: %w", path, err)
+	}
+	return nil
+}
+
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+func idMaps(in []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(in))
+	for i, m := range in {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)}
+	}
+	return out
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+type nsJoin struct {
+	typ  string // nsenter name: user, mnt, ...
+	flag int
+	path string
+}
+
+// namespaceSetup splits the spec's namespaces into clone flags for new ones
+// and joins of existing ones. New cgroup and time namespaces are not made at
+// clone time: the cgroup one after the process is in its cgroup (init
+// unshares it), the time one needs its offsets first (startJoined).
+func namespaceSetup(spec *specs.Spec) (newNS int, joins []nsJoin, err error) {
+	for _, n := range spec.Linux.Namespaces {
+		if n.Path == "" {
+			if n.Type == specs.CgroupNamespace || n.Type == specs.TimeNamespace {
+				continue
+			}
+			newNS |= cloneFlags[n.Type]
+			continue
+		}
+		joins = append(joins, nsJoin{typ: nsTypes[n.Type], flag: cloneFlags[n.Type], path: n.Path})
+	}
+	return newNS, joins, nil
+}
+
+func hasNS(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func hasNewNS(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// needsNsenter: joining a mount or user namespace needs a single-threaded
+// process, so it goes through the C constructor.
+func needsNsenter(joins []nsJoin) bool {
+	for _, j := range joins {
+		if j.flag == unix.CLONE_NEWNS || j.flag == unix.CLONE_NEWUSER {
+			return true
+		}
+	}
+	return false
+}
+
+func hasNeedsFork(joins []nsJoin) bool {
+	return needsNsenter(joins)
+}
+
+func joinList(joins []nsJoin) string {
+	parts := make([]string, len(joins))
+	for i, j := range joins {
+		parts[i] = j.typ + "=" + j.path
+	}
+	return strings.Join(parts, ",")
+}
+
+// startJoined starts cmd from a locked OS thread that first joins the
+// namespaces given by path (net, ipc, uts, pid, cgroup, time: all allowed
+// for one thread of a multi-threaded process) and, for a new time
+// namespace, unshares it and writes its offsets. The child inherits them;
+// the thread is then thrown away (its goroutine exits still locked).
+func startJoined(cmd *exec.Cmd, joins []nsJoin, offsets map[string]specs.LinuxTimeOffset) error {
+	newTime := false
+	if cmd.SysProcAttr != nil && offsets != nil {
+		newTime = true
+	}
+	if len(joins) == 0 && !newTime {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with us
+		for _, j := range joins {
+			fd, err := unix.Open(j.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				errc <- fmt.Errorf("open namespace %s: %w", j.path, err)
+				return
+			}
+			err = unix.Setns(fd, j.flag)
+			unix.Close(fd)
+			if err != nil {
+				errc <- fmt.Errorf("join %s namespace %s: %w", j.typ, j.path, err)
+				return
+			}
+		}
+		if newTime {
+			if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+				errc <- fmt.Errorf("new time namespace: %w", err)
+				return
+			}
+			var b strings.Builder
+			for clock, off := range offsets {
+				fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+			}
+			if err := os.WriteFile("/proc/thread-self/timens_offsets", []byte(b.String()), 0); err != nil {
+				errc <- fmt.Errorf("linux.timeOffsets: %w", err)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// nsPaths records, for exec, where each of the container's namespaces is.
+func nsPaths(spec *specs.Spec, pid int) map[string]string {
+	out := map[string]string{}
+	for _, n := range spec.Linux.Namespaces {
+		t := nsTypes[n.Type]
+		out[t] = fmt.Sprintf("/proc/%d/ns/%s", pid, t)
+	}
+	return out
+}
+
+// cgroupMounts describes the container's cgroups for its cgroup mount.
+func cgroupMounts(m cgroups.Manager) []initproc.CgroupMount {
+	paths := m.Paths()
+	if v2, ok := paths[""]; ok && len(paths) == 1 {
+		return []initproc.CgroupMount{{Name: "", Type: "cgroup2", HostPath: v2}}
+	}
+	byDir := map[string][]string{}
+	for ctrl, dir := range paths {
+		if ctrl == "" {
+			continue
+		}
+		byDir[dir] = append(byDir[dir], ctrl)
+	}
+	var out []initproc.CgroupMount
+	for dir, ctrls := range byDir {
+		rel := strings.TrimPrefix(dir, cgroups.DefaultRoot+"/")
+		name, _, _ := strings.Cut(rel, "/")
+		opts := strings.Join(ctrls, ",")
+		out = append(out, initproc.CgroupMount{Name: name, Type: "cgroup", Options: opts, HostPath: dir})
+	}
+	if v2, ok := paths[""]; ok {
+		out = append(out, initproc.CgroupMount{Name: "unified", Type: "cgroup2", HostPath: v2})
+	}
+	return out
+}
+
+// withDefaultDevices returns the resources with the device rules runc adds:
+// the spec's rules, then access to the default devices and to every device
+// in linux.devices.
+func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
+	r := spec.Linux.Resources
+	if r == nil || len(r.Devices) == 0 {
+		return r
+	}
+	cp := *r
+	cp.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	i64 := func(v int64) *int64 { return &v }
+	for _, d := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}} {
+		rule := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(d[0]), Access: "rwm"}
+		if d[1] >= 0 {
+			rule.Minor = i64(d[1])
+		}
+		cp.Devices = append(cp.Devices, rule)
+	}
+	for _, d := range spec.Linux.Devices {
+		t := d.Type
+		if t == "u" {
+			t = "c"
+		}
+		if t == "p" {
+			continue
+		}
+		cp.Devices = append(cp.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm"})
+	}
+	return &cp
+}
+
+// waitGone polls until pid no longer runs (it is not our child).
+func waitGone(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, ok := pidStart(pid); !ok {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,216 @@
+package oci
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/oci/initproc"
+	"github.com/berth-dev/berth/oci/nsenter"
+	"github.com/berth-dev/berth/oci/seccomp"
+)
+
+// ExecOpts are the options of `exec`.
+type ExecOpts struct {
+	Process               *specs.Process
+	PidFile               string
+	ConsoleSocket         string
+	Detach                bool
+	PreserveFDs           int
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Exec runs another process in a running container: it enters every
+// namespace of the container's init (through the nsenter constructor),
+// joins its cgroup, and applies the process's user, capabilities, rlimits
+// and the container's seccomp filter. Without Detach it waits and returns
+// the exit status.
+func (c *Container) Exec(o ExecOpts) (int, error) {
+	if st := c.Status(); st != specs.StateRunning && st != specs.StateCreated {
+		return -1, fmt.Errorf("cannot exec in container %q that is %s: %w", c.State.ID, st, ErrState)
+	}
+	p := o.Process
+	if p == nil || len(p.Args) == 0 {
+		return -1, fmt.Errorf("exec: process.args is empty")
+	}
+	if p.Terminal && o.ConsoleSocket == "" {
+		return -1, fmt.Errorf("exec with a terminal needs --console-socket")
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	spec := c.State.Spec
+	var progBytes []byte
+	if spec.Linux.Seccomp != nil {
+		prog, err := seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(c.rt.Root, ".seccomp"))
+		if err != nil {
+			return -1, fmt.Errorf("linux.seccomp: %w", err)
+		}
+		if progBytes, err = prog.MarshalBinary(); err != nil {
+			return -1, err
+		}
+	}
+	var joins []string
+	for _, t := range []string{"user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt"} {
+		path, ok := c.State.Namespaces[t]
+		if !ok {
+			continue
+		}
+		if sameNS(path, "/proc/self/ns/"+t) {
+			continue
+		}
+		joins = append(joins, t+"="+path)
+	}
+	sync, syncChild, err := initproc.NewSyncPair()
+	if err != nil {
+		return -1, err
+	}
+	defer sync.File().Close()
+	defer syncChild.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return -1, err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	pidR, pidW, err := os.Pipe()
+	if err != nil {
+		return -1, err
+	}
+	defer pidR.Close()
+	defer pidW.Close()
+	exe, err := sealedExe()
+	if err != nil {
+		return -1, err
+	}
+	defer exe.Close()
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:   []string{"berth", initproc.Arg},
+		Stdin:  orStd(o.Stdin, os.Stdin),
+		Stdout: orStd(o.Stdout, os.Stdout),
+		Stderr: orStd(o.Stderr, os.Stderr),
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	base := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR, pidW)
+	cmd.Env = []string{
+		fmt.Sprintf("%s=%d,%d,-1", initproc.EnvFDs, base, base+1),
+		nsenter.Env + "=" + strconv.Itoa(base+2) + ";" + strings.Join(joins, ","),
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: p.Terminal}
+	var sigc chan os.Signal
+	if !o.Detach {
+		sigc = make(chan os.Signal, 32)
+		signal.Notify(sigc)
+		defer signal.Stop(sigc)
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("start exec process: %w", err)
+	}
+	syncChild.Close()
+	cfgR.Close()
+	pidW.Close()
+	b, _ := io.ReadAll(pidR)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if perr != nil {
+		err := cmd.Wait()
+		return -1, fmt.Errorf("enter container %q: %v", c.State.ID, err)
+	}
+	proc := &initProc{cmd: cmd, pid: pid, direct: pid == cmd.Process.Pid}
+	if !proc.direct {
+		cmd.Wait()
+	}
+	fail := func(err error) (int, error) {
+		unix.Kill(pid, unix.SIGKILL)
+		if proc.direct {
+			cmd.Wait()
+		} else {
+			waitInit(proc)
+		}
+		return -1, err
+	}
+	if m, err := c.cgroup(); err == nil && m.Exists() {
+		if err := m.Apply(pid); err != nil && !c.State.Rootless {
+			return fail(fmt.Errorf("join cgroup: %w", err))
+		}
+	}
+	icfg := &initproc.Config{Mode: initproc.ModeExec, ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: "/",
+		Spec: spec, Process: p, PreserveFDs: o.PreserveFDs, Seccomp: progBytes}
+	data, err := json.Marshal(icfg)
+	if err != nil {
+		return fail(err)
+	}
+	go func() { cfgW.Write(data); cfgW.Close() }()
+	for ready := false; !ready; {
+		m, fd, err := sync.Recv()
+		if err != nil {
+			return fail(fmt.Errorf("exec process exited during setup"))
+		}
+		switch m.Type {
+		case initproc.MsgReady:
+			ready = true
+		case initproc.MsgError:
+			return fail(fmt.Errorf("exec: %s", m.Error))
+		case initproc.MsgConsole:
+			err := sendConsole(o.ConsoleSocket, fd)
+			unix.Close(fd)
+			if err != nil {
+				sync.Send(initproc.Msg{Type: initproc.MsgError, Error: err.Error()}, -1)
+				return fail(err)
+			}
+			sync.Send(initproc.Msg{Type: initproc.MsgAck}, -1)
+		case initproc.MsgSeccompFD:
+			unix.Close(fd)
+			sync.Send(initproc.Msg{Type: initproc.MsgAck}, -1)
+		}
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return fail(err)
+		}
+	}
+	if o.Detach {
+		if proc.direct {
+			cmd.Process.Release()
+		}
+		return 0, nil
+	}
+	done := make(chan int, 1)
+	go func() { done <- waitInit(proc) }()
+	for {
+		select {
+		case code := <-done:
+			return code, nil
+		case s := <-sigc:
+			if s == unix.SIGCHLD || s == unix.SIGURG {
+				continue
+			}
+			if sig, ok := s.(syscall.Signal); ok {
+				unix.Kill(pid, sig)
+			}
+		}
+	}
+}
+
+// sameNS reports whether two namespace files are the same namespace.
+func sameNS(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}

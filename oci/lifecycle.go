@@ -1,0 +1,294 @@
+package oci
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/oci/hooks"
+)
+
+// Start lets a created container's init exec the user process, then runs
+// the poststart hooks.
+func (c *Container) Start() error {
+	switch st := c.Status(); st {
+	case specs.StateCreated:
+	case specs.StateStopped:
+		return fmt.Errorf("cannot start container %q: it has stopped: %w", c.State.ID, ErrState)
+	default:
+		return fmt.Errorf("cannot start container %q: it is %s, not created: %w", c.State.ID, st, ErrState)
+	}
+	fd, err := unix.Open(c.fifoPath(), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	// init is blocked opening the fifo for writing; our open released it.
+	// Wait for its byte, watching that it does not die instead.
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 50)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		if n > 0 {
+			var b [1]byte
+			if k, _ := unix.Read(fd, b[:]); k == 1 {
+				break
+			}
+		}
+		if !c.alive() {
+			return fmt.Errorf("container %q: init exited before start", c.State.ID)
+		}
+	}
+	os.Remove(c.fifoPath())
+	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := hooks.Run("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
+			c.rt.warn("%v", err)
+		}
+	}
+	return nil
+}
+
+// Signal sends sig to the init process, or with all to every process in
+// the container's cgroup.
+func (c *Container) Signal(sig syscall.Signal, all bool) error {
+	st := c.Status()
+	if st == specs.StateStopped {
+		if all {
+			if m, err := c.cgroup(); err == nil && m.Exists() {
+				return m.Kill(sig)
+			}
+		}
+		return fmt.Errorf("container %q is not running: %w", c.State.ID, ErrState)
+	}
+	if all {
+		m, err := c.cgroup()
+		if err != nil {
+			return err
+		}
+		if st == StatusPaused && sig == unix.SIGKILL {
+			defer m.Thaw()
+		}
+		return m.Kill(sig)
+	}
+	// A pidfd pins the process: the signal cannot reach a recycled pid.
+	pfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		if err == unix.ESRCH {
+			return fmt.Errorf("container %q is not running: %w", c.State.ID, ErrState)
+		}
+		return unix.Kill(c.State.Pid, sig)
+	}
+	defer unix.Close(pfd)
+	if !c.alive() {
+		return fmt.Errorf("container %q is not running: %w", c.State.ID, ErrState)
+	}
+	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal %d to %d: %w", sig, c.State.Pid, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped (or, with force, any) container: its processes,
+// cgroup and state; then runs poststop hooks. A created container is
+// deleted without force, as runc does: its init has not run user code.
+func (c *Container) Delete(force bool) error {
+	st := c.Status()
+	switch st {
+	case specs.StateStopped:
+	case specs.StateCreated:
+		c.killAll()
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %q that is %s (use --force): %w", c.State.ID, st, ErrState)
+		}
+		c.killAll()
+	}
+	return c.destroy()
+}
+
+func (c *Container) killAll() {
+	if m, err := c.cgroup(); err == nil && m.Exists() {
+		m.Kill(unix.SIGKILL)
+		m.Thaw()
+	}
+	if c.alive() {
+		unix.Kill(c.State.Pid, unix.SIGKILL)
+	}
+	waitGone(c.State.Pid, 5*time.Second)
+}
+
+func (c *Container) destroy() error {
+	if m, err := c.cgroup(); err == nil {
+		if pids, _ := m.Pids(); len(pids) > 0 {
+			// Processes left behind (init died, children stayed): a
+			// container without its own pid namespace.
+			m.Kill(unix.SIGKILL)
+		}
+		if err := m.Destroy(); err != nil && !c.State.Rootless {
+			return fmt.Errorf("remove cgroup: %w", err)
+		}
+	}
+	var herr error
+	if h := c.State.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
+		herr = hooks.Run("poststop", h.Poststop, c.hookState(specs.StateStopped))
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove state: %w", err)
+	}
+	if herr != nil {
+		c.rt.warn("%v", herr)
+	}
+	return nil
+}
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != specs.StateRunning {
+		return fmt.Errorf("cannot pause container %q that is %s: %w", c.State.ID, st, ErrState)
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return m.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if st := c.Status(); st != StatusPaused {
+		return fmt.Errorf("cannot resume container %q that is %s, not paused: %w", c.State.ID, st, ErrState)
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return m.Thaw()
+}
+
+// Update changes the resource limits of a live container.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	if st := c.Status(); st == specs.StateStopped {
+		return fmt.Errorf("cannot update container %q that has stopped: %w", c.State.ID, ErrState)
+	}
+	m, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := m.Set(r); err != nil {
+		return err
+	}
+	c.State.Spec.Linux.Resources = mergeResources(c.State.Spec.Linux.Resources, r)
+	return c.save()
+}
+
+func mergeResources(old, upd *specs.LinuxResources) *specs.LinuxResources {
+	if old == nil {
+		return upd
+	}
+	cp := *old
+	if upd.Memory != nil {
+		cp.Memory = upd.Memory
+	}
+	if upd.CPU != nil {
+		cp.CPU = upd.CPU
+	}
+	if upd.Pids != nil {
+		cp.Pids = upd.Pids
+	}
+	if upd.BlockIO != nil {
+		cp.BlockIO = upd.BlockIO
+	}
+	if upd.Unified != nil {
+		cp.Unified = upd.Unified
+	}
+	return &cp
+}
+
+// Pids lists the processes of the container.
+func (c *Container) Pids() ([]int, error) {
+	m, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return m.Pids()
+}
+
+// Run creates and starts a container and waits for it, forwarding signals
+// to it; with detach it returns after start. It deletes the container
+// after it exits and returns the exit status (128+n for signal n).
+func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
+	o.keep = !detach
+	sigc := make(chan os.Signal, 32)
+	if !detach {
+		signal.Notify(sigc)
+		defer signal.Stop(sigc)
+	}
+	c, p, err := r.create(id, o)
+	if err != nil {
+		return -1, err
+	}
+	if detach {
+		p.cmd.Process.Release()
+	}
+	if err := c.Start(); err != nil {
+		c.Delete(true)
+		return -1, err
+	}
+	if detach {
+		return 0, nil
+	}
+	done := make(chan int, 1)
+	go func() { done <- waitInit(p) }()
+	for {
+		select {
+		case code := <-done:
+			if err := c.Delete(true); err != nil {
+				return code, err
+			}
+			return code, nil
+		case s := <-sigc:
+			if s == unix.SIGCHLD || s == unix.SIGURG || s == unix.SIGWINCH && !c.State.Spec.Process.Terminal {
+				continue
+			}
+			if sig, ok := s.(syscall.Signal); ok {
+				unix.Kill(p.pid, sig)
+			}
+		}
+	}
+}
+
+// waitInit waits for the init process and returns its exit status.
+func waitInit(p *initProc) int {
+	if p.direct {
+		p.cmd.Wait()
+		return exitCode(p.cmd.ProcessState.Sys().(syscall.WaitStatus))
+	}
+	// our grandchild, reparented to us as subreaper
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		if pid == p.pid {
+			return exitCode(syscall.WaitStatus(ws))
+		}
+	}
+}
+
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

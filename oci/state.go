@@ -1,0 +1,247 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/oci/cgroups"
+)
+
+// Status values beyond the spec's.
+const (
+	StatusPaused specs.ContainerState = "paused"
+)
+
+// ErrNotExist is returned for an id with no container.
+var ErrNotExist = errors.New("container does not exist")
+
+// ErrExist is returned when the id is taken.
+var ErrExist = errors.New("container already exists")
+
+// ErrBadID is returned for ids that cannot name a container.
+var ErrBadID = errors.New("invalid container id")
+
+// ErrState is wrapped when an operation does not fit the container's status.
+var ErrState = errors.New("invalid container state")
+
+var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID checks that id is safe as a directory name.
+func ValidateID(id string) error {
+	if id == "" || len(id) > 1024 || !idRE.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("%w %q: use letters, digits, '_', '+', '-' and '.'", ErrBadID, id)
+	}
+	return nil
+}
+
+// State is what the runtime keeps on disk for one container
+// (<root>/<id>/state.json).
+type State struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pidStart"` // /proc/PID/stat starttime, against pid reuse
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Cgroup      cgroups.Config    `json:"cgroup"`
+	Spec        *specs.Spec       `json:"spec"`
+	// Namespaces maps a namespace type to the path a process joins to
+	// enter the container's (for exec), recorded at create.
+	Namespaces map[string]string `json:"namespaces,omitempty"`
+	Rootless   bool              `json:"rootless,omitempty"`
+}
+
+// Container is a container found under a runtime root.
+type Container struct {
+	rt    *Runtime
+	dir   string
+	State State
+}
+
+func (c *Container) statePath() string { return filepath.Join(c.dir, "state.json") }
+func (c *Container) fifoPath() string  { return filepath.Join(c.dir, "exec.fifo") }
+
+// save writes state.json atomically.
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	tmp := c.statePath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return os.Rename(tmp, c.statePath())
+}
+
+// Load reads the container id from the runtime root.
+func (r *Runtime) Load(id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(r.Root, id)
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("container %q: read state: %w", id, err)
+	}
+	c := &Container{rt: r, dir: dir}
+	if err := json.Unmarshal(b, &c.State); err != nil {
+		return nil, fmt.Errorf("container %q: corrupt state.json: %w", id, err)
+	}
+	return c, nil
+}
+
+// pidStart reads the start time (field 22) of pid, or 0 if it is gone.
+// A zombie counts as gone: its container has exited.
+func pidStart(pid int) (start uint64, alive bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, false
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n, true
+}
+
+// alive reports whether the container's init is still the process we made.
+func (c *Container) alive() bool {
+	if c.State.Pid <= 0 {
+		return false
+	}
+	st, ok := pidStart(c.State.Pid)
+	return ok && (c.State.PidStart == 0 || st == c.State.PidStart)
+}
+
+// Status derives the status from the process and the exec fifo.
+func (c *Container) Status() specs.ContainerState {
+	if !c.alive() {
+		return specs.StateStopped
+	}
+	if _, err := os.Lstat(c.fifoPath()); err == nil {
+		return specs.StateCreated
+	}
+	if m, err := c.cgroup(); err == nil {
+		if s, _ := m.FreezerState(); s == "frozen" {
+			return StatusPaused
+		}
+	}
+	return specs.StateRunning
+}
+
+func (c *Container) cgroup() (cgroups.Manager, error) {
+	return cgroups.New(c.State.Cgroup)
+}
+
+// SpecState is the state as the OCI spec (and `runc state`) prints it.
+type SpecState struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// SpecState returns the state for `state` and hooks.
+func (c *Container) SpecState() SpecState {
+	st := c.Status()
+	pid := c.State.Pid
+	if st == specs.StateStopped {
+		pid = 0
+	}
+	return SpecState{
+		State: specs.State{Version: specs.Version, ID: c.State.ID, Status: st, Pid: pid,
+			Bundle: c.State.Bundle, Annotations: c.State.Annotations},
+		Rootfs: c.State.Rootfs, Created: c.State.Created, Owner: c.State.Owner,
+	}
+}
+
+func (c *Container) hookState(st specs.ContainerState) *specs.State {
+	return &specs.State{Version: specs.Version, ID: c.State.ID, Status: st, Pid: c.State.Pid,
+		Bundle: c.State.Bundle, Annotations: c.State.Annotations}
+}
+
+// List returns every container under the root, sorted by creation.
+func (r *Runtime) List() ([]*Container, error) {
+	ents, err := os.ReadDir(r.Root)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := r.Load(e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ParseSignal accepts "KILL", "SIGKILL", "9" and "SIGRTMIN+3".
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if strings.HasPrefix(name, "SIGRTMIN") || strings.HasPrefix(name, "SIGRTMAX") {
+		base, off := 34, 0
+		if strings.HasPrefix(name, "SIGRTMAX") {
+			base = 64
+		}
+		rest := name[8:]
+		if rest != "" {
+			n, err := strconv.Atoi(rest)
+			if err != nil || (base == 34 && n < 0) || (base == 64 && n > 0) {
+				return 0, fmt.Errorf("invalid signal %q", s)
+			}
+			off = n
+		}
+		sig := base + off
+		if sig < 34 || sig > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return syscall.Signal(sig), nil
+	}
+	if n := unix.SignalNum(name); n != 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}

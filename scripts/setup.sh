@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# setup.sh - install what berth's build, tests, conformance and benchmarks need
+# on a fresh Debian 12 machine (run as root). Idempotent.
+set -euo pipefail
+pkgs=(
+  busybox-static        # rootfs for test containers
+  libseccomp-dev        # seccomp compiler (cgo)
+  pkg-config gcc make jq
+  runc crun             # peers for benchmarks
+  skopeo umoci          # image interop tests
+  docker-registry       # real registry for pull/push tests
+  containernetworking-plugins
+  erofs-utils squashfs-tools
+  criu
+  iproute2 iptables
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# go on PATH
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+go version
