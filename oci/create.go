@@ -80,6 +80,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err != nil {
 		return nil, nil, err
 	}
+	trace("loaded spec")
 	spec, err := LoadSpec(bundle)
 	if err != nil {
 		return nil, nil, err
@@ -151,12 +152,17 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return c, nil, fmt.Errorf("exec fifo: %w", err)
 	}
+	// writable by the container user, whoever it is (mkfifo applied umask)
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return c, nil, err
+	}
 	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return c, nil, err
 	}
 	defer fifoFile.Close()
 
+	trace("fifo made")
 	cgcfg := cgroups.Config{Path: spec.Linux.CgroupsPath, ID: id, Systemd: r.SystemdCgroup}
 	cg, err = cgroups.New(cgcfg)
 	if err != nil {
@@ -170,6 +176,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		cg = nil
 	}
 
+	trace("cgroup created")
 	newNS, joins, err := namespaceSetup(spec)
 	if err != nil {
 		return c, nil, err
@@ -198,11 +205,13 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	defer cfgR.Close()
 	defer cfgW.Close()
 
-	exe, err := sealedExe()
+	trace("pipes")
+	exe, err := sealedExe(r.Root)
 	if err != nil {
 		return c, nil, err
 	}
 	defer exe.Close()
+	trace("sealed")
 	cmd := &exec.Cmd{
 		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:   []string{"berth", initproc.Arg},
@@ -222,10 +231,23 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		attr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
 	}
+	selfJoin := false
 	if cg != nil && !hasNeedsFork(joins) {
-		if fd, ok, err := cg.OpenFD(); err == nil && ok {
-			defer unix.Close(fd)
-			attr.UseCgroupFD, attr.CgroupFD = true, fd
+		// v2: clone3(CLONE_INTO_CGROUP) puts the child in place. v1: the
+		// child joins itself from the nsenter constructor (cheap, see
+		// nsenter.c) unless a user namespace takes away its right to.
+		v1, v2 := cgroupDirs(cg)
+		if v2 != "" {
+			if fd, err := unix.Open(v2, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+				defer unix.Close(fd)
+				attr.UseCgroupFD, attr.CgroupFD = true, fd
+			}
+		}
+		if len(v1) > 0 && newNS&unix.CLONE_NEWUSER == 0 {
+			cmd.Env = append(cmd.Env, nsenter.EnvCgroup+"="+strings.Join(v1, ":"))
+			selfJoin = true
+		} else if len(v1) == 0 && attr.UseCgroupFD {
+			selfJoin = true
 		}
 	}
 	cmd.SysProcAttr = attr
@@ -250,6 +272,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err != nil {
 		return c, nil, fmt.Errorf("start init: %w", err)
 	}
+	trace("started")
 	proc = &initProc{cmd: cmd, pid: cmd.Process.Pid, direct: true}
 	syncChild.Close()
 	cfgR.Close()
@@ -266,11 +289,12 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			proc.pid = n
 		}
 	}
-	if cg != nil && !attr.UseCgroupFD {
+	if cg != nil && !selfJoin {
 		if err := cg.Apply(proc.pid); err != nil && !r.Rootless {
 			return c, proc, err
 		}
 	}
+	trace("cgroup applied")
 	if progCh != nil {
 		res := <-progCh
 		if res.err != nil {
@@ -284,6 +308,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	go func() { cfgW.Write(data); cfgW.Close() }()
 
+	trace("config sent")
 	start, _ := pidStart(proc.pid)
 	owner := ""
 	c.State = State{
@@ -295,6 +320,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err := r.syncInit(c, sync, proc, o); err != nil {
 		return c, proc, err
 	}
+	trace("init ready")
 	if err := c.save(); err != nil {
 		return c, proc, err
 	}
@@ -579,6 +605,23 @@ func cgroupMounts(m cgroups.Manager) []initproc.CgroupMount {
 	return out
 }
 
+// cgroupDirs splits the container's cgroup into its v1 directories (one
+// per hierarchy) and its v2 directory.
+func cgroupDirs(m cgroups.Manager) (v1 []string, v2 string) {
+	seen := map[string]bool{}
+	for ctrl, dir := range m.Paths() {
+		if ctrl == "" {
+			v2 = dir
+			continue
+		}
+		if !seen[dir] {
+			seen[dir] = true
+			v1 = append(v1, dir)
+		}
+	}
+	return v1, v2
+}
+
 // withDefaultDevices returns the resources with the device rules runc adds:
 // the spec's rules, then access to the default devices and to every device
 // in linux.devices.
@@ -610,11 +653,14 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 	return &cp
 }
 
-// waitGone polls until pid no longer runs (it is not our child).
+// waitGone polls until pid no longer runs, reaping it if it is our child
+// (a Create caller that did not exit, like the tests or a shim).
 func waitGone(pid int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		if _, ok := pidStart(pid); !ok {
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,34 +16,38 @@ import (
 // that way. Like runc 1.2, the binary is opened through a private,
 // detached, read-only overlayfs mount of its own directory (no copy, no
 // extra memory); if overlayfs cannot be used, a sealed memfd copy is made.
-func sealedExe() (*os.File, error) {
+func sealedExe(root string) (*os.File, error) {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
-	if f, err := overlaySealed(self); err == nil {
+	// overlayfs needs two lower layers to be read-only without an upper:
+	// the second is an empty directory of ours.
+	dummy := filepath.Join(root, ".exe-lower")
+	if err := os.Mkdir(dummy, 0o700); err != nil && !os.IsExist(err) {
+		return memfdSealed(self)
+	}
+	if f, err := overlaySealed(self, dummy); err == nil {
 		return f, nil
 	}
 	return memfdSealed(self)
 }
 
-var overlayBroken sync.Once
+func escapeLower(p string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `:`, `\:`)
+}
 
-func overlaySealed(self string) (*os.File, error) {
+func overlaySealed(self, dummy string) (*os.File, error) {
 	dir, base := filepath.Dir(self), filepath.Base(self)
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fsfd)
-	// Two copies of the same lower layer and no upper: a read-only overlay.
-	if err := unix.FsconfigSetString(fsfd, "lowerdir", dir+":"+dir); err != nil {
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", escapeLower(dir)+":"+escapeLower(dummy)); err != nil {
 		return nil, err
 	}
-	if err := unix.FsconfigSetFlag(fsfd, "ro"); err != nil {
-		// "ro" is implied without upperdir on older kernels
-		_ = err
-	}
+	_ = unix.FsconfigSetString(fsfd, "xino", "off") // only to keep dmesg quiet
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return nil, err
 	}
@@ -52,7 +56,7 @@ func overlaySealed(self string) (*os.File, error) {
 		return nil, err
 	}
 	defer unix.Close(mfd)
-	fd, err := unix.Openat(mfd, base, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(mfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	}
 	defer pidR.Close()
 	defer pidW.Close()
-	exe, err := sealedExe()
+	exe, err := sealedExe(c.rt.Root)
 	if err != nil {
 		return -1, err
 	}

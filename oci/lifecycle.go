@@ -30,6 +30,8 @@ func (c *Container) Start() error {
 	defer unix.Close(fd)
 	// init is blocked opening the fifo for writing; our open released it.
 	// Wait for its byte, watching that it does not die instead.
+	// Then EOF: init closes its end when it execs the container process.
+	got := false
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, 50)
@@ -37,12 +39,20 @@ func (c *Container) Start() error {
 			return fmt.Errorf("wait for init: %w", err)
 		}
 		if n > 0 {
-			var b [1]byte
-			if k, _ := unix.Read(fd, b[:]); k == 1 {
+			var b [16]byte
+			k, _ := unix.Read(fd, b[:])
+			if k > 0 {
+				got = true
+				continue
+			}
+			if k == 0 && got {
 				break
 			}
 		}
 		if !c.alive() {
+			if got {
+				break // it ran and exited already
+			}
 			return fmt.Errorf("container %q: init exited before start", c.State.ID)
 		}
 	}
@@ -125,6 +135,7 @@ func (c *Container) killAll() {
 }
 
 func (c *Container) destroy() error {
+	waitGone(c.State.Pid, 0) // reap it if it is our child
 	if m, err := c.cgroup(); err == nil {
 		if pids, _ := m.Pids(); len(pids) > 0 {
 			// Processes left behind (init died, children stayed): a
@@ -237,6 +248,7 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	if detach {
 		p.cmd.Process.Release()
 	}
+	trace("created")
 	if err := c.Start(); err != nil {
 		c.Delete(true)
 		return -1, err
@@ -249,6 +261,8 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	for {
 		select {
 		case code := <-done:
+			trace("exited")
+			defer trace("deleted")
 			if err := c.Delete(true); err != nil {
 				return code, err
 			}

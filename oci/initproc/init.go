@@ -147,11 +147,6 @@ func (s *stage) runInit() error {
 			return err
 		}
 	}
-	if hasNS(lin, specs.MountNamespace) {
-		if err := finalizeRootfs(spec); err != nil {
-			return err
-		}
-	}
 	if cfg.SetHostname {
 		if spec.Hostname != "" {
 			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
@@ -166,6 +161,12 @@ func (s *stage) runInit() error {
 	}
 	for k, v := range lin.Sysctl {
 		if err := writeSysctl(k, v); err != nil {
+			return err
+		}
+	}
+	// After sysctls (which write under /proc/sys), like runc.
+	if hasNS(lin, specs.MountNamespace) {
+		if err := finalizeRootfs(spec); err != nil {
 			return err
 		}
 	}
@@ -206,6 +207,9 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 		}
 		prog = nil
 	}
+	// cwd first as root, so that directories without search permission for
+	// the user still work (runc does the same); retried as the user below.
+	cwdDone := unix.Chdir(orRoot(proc.Cwd)) == nil
 	if err := cs.DropBounding(); err != nil {
 		return err
 	}
@@ -226,7 +230,7 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 	} else {
 		unix.Umask(0o022)
 	}
-	if err := chdirVerified(proc.Cwd); err != nil {
+	if err := chdirVerified(proc.Cwd, cwdDone); err != nil {
 		return err
 	}
 	if proc.NoNewPrivileges {
@@ -306,7 +310,10 @@ func waitFifo(fd int) error {
 	if _, err := unix.Write(f, []byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(f)
+	// f stays open (close-on-exec): `start` reads until EOF, so it returns
+	// only once the container process runs (or init died), as the spec
+	// wants for poststart hooks; it also keeps `pause` from freezing a
+	// half-exec'd multi-threaded init.
 	unix.Close(fd)
 	return nil
 }
@@ -335,9 +342,6 @@ func hasNS(l *specs.Linux, t specs.LinuxNamespaceType) bool {
 }
 
 func writeSysctl(k, v string) error {
-	if strings.Contains(k, "..") || strings.Contains(k, "/") && strings.Contains(k, ".") && false {
-		return fmt.Errorf("linux.sysctl %q: invalid key", k)
-	}
 	p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
 	if !strings.HasPrefix(p, "/proc/sys/") {
 		return fmt.Errorf("linux.sysctl %q: invalid key", k)
@@ -380,12 +384,12 @@ func setUser(u specs.User) error {
 // chdirVerified changes to the process cwd and checks that it is reachable
 // from the container root: a cwd that resolves to a leaked host directory
 // reads back as "(unreachable)" (CVE-2024-21626).
-func chdirVerified(cwd string) error {
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("chdir to cwd %q: %w", cwd, err)
+func chdirVerified(cwd string, done bool) error {
+	cwd = orRoot(cwd)
+	if !done {
+		if err := unix.Chdir(cwd); err != nil {
+			return fmt.Errorf("chdir to cwd %q: %w", cwd, err)
+		}
 	}
 	wd, err := unix.Getwd()
 	if err != nil {
@@ -439,4 +443,11 @@ func checkExec(p string) error {
 		return syscall.EACCES
 	}
 	return nil
+}
+
+func orRoot(cwd string) string {
+	if cwd == "" {
+		return "/"
+	}
+	return cwd
 }

@@ -281,7 +281,12 @@ func (s *stage) mountCgroup(root *os.File, dest string, po parsedMount) error {
 			return err
 		}
 		if flags != 0 {
-			return remount(tp, flags|unix.MS_BIND)
+			nt, err := pathrs.OpenatInRoot(root, dest)
+			if err != nil {
+				return err
+			}
+			defer nt.Close()
+			return remount(fdPath(nt), flags|unix.MS_BIND)
 		}
 		return nil
 	}
@@ -305,7 +310,11 @@ func (s *stage) mountCgroup(root *os.File, dest string, po parsedMount) error {
 		} else {
 			err = unix.Mount(c.HostPath, sp, "", unix.MS_BIND, "")
 			if err == nil && flags != 0 {
-				err = remount(sp, flags|unix.MS_BIND)
+				var nsub *os.File
+				if nsub, err = pathrs.OpenatInRoot(target, c.Name); err == nil {
+					err = remount(fdPath(nsub), flags|unix.MS_BIND)
+					nsub.Close()
+				}
 			}
 		}
 		sub.Close()

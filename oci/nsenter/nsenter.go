@@ -21,3 +21,9 @@ import "C"
 // the pid of the process that continues is written (as decimal text), and
 // type is one of user, mnt, pid, net, ipc, uts, cgroup, time.
 const Env = "_BERTH_NSENTER"
+
+// EnvCgroup lists cgroup v1 directories (colon-separated) that the
+// constructor joins, before anything else, by writing "0" to their tasks
+// files: cheap for a single thread moving itself, unlike a parent's
+// cgroup.procs write (see nsenter.c).
+const EnvCgroup = "_BERTH_CGROUP"

@@ -1,0 +1,16 @@
+package oci
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+var traceOn = os.Getenv("BERTH_TRACE") != ""
+var traceT0 = time.Now()
+
+func trace(what string) {
+	if traceOn {
+		fmt.Fprintf(os.Stderr, "[parent %6.2fms] %s\n", float64(time.Since(traceT0).Microseconds())/1000, what)
+	}
+}
