@@ -230,6 +230,9 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		attr.UidMappings = idMaps(spec.Linux.UIDMappings)
 		attr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		attr.GidMappingsEnableSetgroups = true
+		// Become root of the new namespace before exec, or exec would drop
+		// every capability (host root is not mapped in it).
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	selfJoin := false
 	if cg != nil && !hasNeedsFork(joins) {

@@ -109,12 +109,6 @@ func (s *stage) runInit() error {
 	if lin == nil {
 		lin = &specs.Linux{}
 	}
-	if cfg.NewUserNS {
-		// Become root of the new user namespace (the runtime wrote the maps).
-		if err := setIDs(0, 0); err != nil {
-			return fmt.Errorf("become root in user namespace: %w", err)
-		}
-	}
 	if cfg.NewCgroupNS {
 		// After the runtime moved us into our cgroup, so that it is the
 		// namespace's root.

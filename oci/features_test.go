@@ -1,0 +1,331 @@
+package oci
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+func TestHooksOrderAndState(t *testing.T) {
+	e := newEnv(t)
+	log := filepath.Join(t.TempDir(), "hooks.log")
+	hook := func(name string) specs.Hook {
+		// each hook appends "name status pid-from-state" to the log
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c",
+			`s=$(cat); st=$(echo "$s" | sed 's/.*"status":"\([a-z]*\)".*/\1/'); echo "` + name + ` $st" >> ` + log}}
+	}
+	s := testSpec("/bin/true")
+	s.Hooks = &specs.Hooks{
+		Prestart:        []specs.Hook{hook("prestart")},
+		CreateRuntime:   []specs.Hook{hook("createRuntime")},
+		CreateContainer: []specs.Hook{hook("createContainer")},
+		StartContainer:  []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo startContainer > /tmp/started"}}},
+		Poststart:       []specs.Hook{hook("poststart")},
+		Poststop:        []specs.Hook{hook("poststop")},
+	}
+	rootfs := t.TempDir()
+	os.Chmod(rootfs, 0o755)
+	copyRootfs(t, rootfs)
+	e.write(s, rootfs)
+	out, code, err := e.run("hooks")
+	if err != nil || code != 0 {
+		t.Fatalf("code %d err %v out %s", code, err, out)
+	}
+	b, _ := os.ReadFile(log)
+	want := "prestart creating\ncreateRuntime creating\ncreateContainer created\npoststart running\npoststop stopped\n"
+	if string(b) != want {
+		t.Fatalf("hook log:\n%s\nwant:\n%s", b, want)
+	}
+	// startContainer ran inside the container (its /tmp is the rootfs's)
+	if b, err := os.ReadFile(filepath.Join(rootfs, "tmp/started")); err != nil || string(b) != "startContainer\n" {
+		t.Fatalf("startContainer hook: %q %v", b, err)
+	}
+}
+
+// copyRootfs makes a private busybox rootfs (for tests that write to it).
+func copyRootfs(t *testing.T, dir string) {
+	t.Helper()
+	src := sharedRootfs(t)
+	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		dst := filepath.Join(dir, rel)
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			os.Symlink(l, dst)
+		case fi.IsDir():
+			os.MkdirAll(dst, fi.Mode().Perm())
+		default:
+			if os.Link(p, dst) != nil {
+				b, _ := os.ReadFile(p)
+				os.WriteFile(dst, b, fi.Mode().Perm())
+			}
+		}
+		return nil
+	})
+}
+
+func TestExec(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sleep", "1000")
+	s.Hostname = "execbox"
+	e.write(s, "")
+	c, err := e.rt.Create("ex", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	p := &specs.Process{Args: []string{"/bin/sh", "-c", "hostname; id -u; cat /proc/1/comm; pwd; grep CapEff /proc/self/status | tr '\\t' ' '; exit 3"},
+		Env: []string{"PATH=/bin"}, Cwd: "/tmp", User: specs.User{UID: 1234, GID: 1234},
+		// a non-root user keeps capabilities across exec only as ambient ones
+		Capabilities: &specs.LinuxCapabilities{Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"},
+			Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}, Bounding: []string{"CAP_KILL"}}}
+	code, err := c.Exec(ExecOpts{Process: p, Stdin: devNull(t), Stdout: w, Stderr: w})
+	w.Close()
+	out, _ := bufio.NewReader(r).ReadString(0)
+	if err != nil || code != 3 {
+		t.Fatalf("exec: code %d err %v out %s", code, err, out)
+	}
+	if want := "execbox\n1234\nsleep\n/tmp\nCapEff: 0000000000000020\n"; out != want {
+		t.Fatalf("exec output %q, want %q", out, want)
+	}
+	// the exec'd process was in the container's cgroup
+	// exec of a missing binary: clear error, exit 127 semantics
+	_, err = c.Exec(ExecOpts{Process: &specs.Process{Args: []string{"nosuch"}, Env: []string{"PATH=/bin"}, Cwd: "/"}, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("exec missing binary: %v", err)
+	}
+	c.Signal(unix.SIGKILL, false)
+	waitStatus(t, c, specs.StateStopped)
+	if _, err := c.Exec(ExecOpts{Process: p}); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("exec into stopped container: %v", err)
+	}
+}
+
+func TestConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sh", "-c", "tty; echo hello-pty")
+	s.Process.Terminal = true
+	e.write(s, "")
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.(*net.UnixConn).ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		master := os.NewFile(uintptr(fds[0]), "pty")
+		defer master.Close()
+		var all strings.Builder
+		rd := bufio.NewReader(master)
+		master.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			line, err := rd.ReadString('\n')
+			all.WriteString(line)
+			if err != nil || strings.Contains(all.String(), "hello-pty") {
+				break
+			}
+		}
+		got <- all.String()
+	}()
+	code, err := e.rt.Run("tty", CreateOpts{Bundle: e.bundle, ConsoleSocket: sock}, false)
+	if err != nil || code != 0 {
+		t.Fatalf("run: %d %v", code, err)
+	}
+	out := <-got
+	if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "hello-pty") {
+		t.Fatalf("pty output %q", out)
+	}
+}
+
+func TestSeccompBlocksSyscall(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sh", "-c", "mkdir /tmp/x && echo made || echo denied; echo ok > /tmp/y && echo wrote")
+	errno := uint(1)
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &errno}}}
+	rootfs := t.TempDir()
+	os.Chmod(rootfs, 0o755)
+	copyRootfs(t, rootfs)
+	e.write(s, rootfs)
+	out, code, err := e.run("sc")
+	if err != nil || code != 0 || !strings.Contains(out, "denied") || !strings.Contains(out, "wrote") {
+		t.Fatalf("code %d err %v out %q", code, err, out)
+	}
+}
+
+func TestCgroupResourcesAndUpdate(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sleep", "1000")
+	lim, pids, shares := int64(64<<20), int64(50), uint64(512)
+	s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &lim}
+	s.Linux.Resources.Pids = &specs.LinuxPids{Limit: pids}
+	s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
+	e.write(s, "")
+	c, err := e.rt.Create("cg", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(true)
+	c.Start()
+	read := func(p string) string {
+		b, _ := os.ReadFile(p)
+		return strings.TrimSpace(string(b))
+	}
+	if got := read("/sys/fs/cgroup/memory/cg/memory.limit_in_bytes"); got != strconv.FormatInt(lim, 10) {
+		t.Errorf("memory limit %s", got)
+	}
+	if got := read("/sys/fs/cgroup/pids/cg/pids.max"); got != "50" {
+		t.Errorf("pids.max %s", got)
+	}
+	if got := read("/sys/fs/cgroup/cpu/cg/cpu.shares"); got != "512" {
+		t.Errorf("cpu.shares %s", got)
+	}
+	if !strings.Contains(read("/sys/fs/cgroup/memory/cg/cgroup.procs"), strconv.Itoa(c.State.Pid)) {
+		t.Errorf("init %d not in memory cgroup", c.State.Pid)
+	}
+	lim2 := int64(128 << 20)
+	if err := c.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &lim2}, Pids: &specs.LinuxPids{Limit: 99}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("/sys/fs/cgroup/memory/cg/memory.limit_in_bytes"); got != strconv.FormatInt(lim2, 10) {
+		t.Errorf("updated memory limit %s", got)
+	}
+	c2, _ := e.rt.Load("cg")
+	if *c2.State.Spec.Linux.Resources.Memory.Limit != lim2 || c2.State.Spec.Linux.Resources.Pids.Limit != 99 {
+		t.Errorf("update not recorded in state")
+	}
+	st, err := c.Stats()
+	if err != nil || st.Pids.Current != 1 || st.Memory.Usage.Usage == 0 {
+		b, _ := json.Marshal(st)
+		t.Errorf("stats %s err %v", b, err)
+	}
+}
+
+func TestPreserveFDs(t *testing.T) {
+	e := newEnv(t)
+	e.write(testSpec("/bin/sh", "-c", "echo via-fd3 >&3; ls /proc/self/fd | wc -l"), "")
+	// fd 3 of the runtime process becomes fd 3 of the container: the test
+	// process dups a pipe there for the duration of the run.
+	r, w, _ := os.Pipe()
+	saved, _ := unix.Dup(3)
+	unix.Dup3(int(w.Fd()), 3, 0)
+	out, code, err := e.run("pfd-none") // without --preserve-fds fd 3 must not leak
+	if err != nil || code != 0 || strings.TrimSpace(out) != "4" && !strings.Contains(out, "Bad file descriptor") {
+		unix.Dup3(saved, 3, 0)
+		t.Fatalf("without preserve: code %d err %v out %q", code, err, out)
+	}
+	rr, ww, _ := os.Pipe()
+	var buf strings.Builder
+	done := make(chan bool)
+	go func() { b := make([]byte, 256); n, _ := rr.Read(b); buf.Write(b[:n]); done <- true }()
+	code, err = e.rt.Run("pfd", CreateOpts{Bundle: e.bundle, PreserveFDs: 1, Stdin: devNull(t), Stdout: ww, Stderr: ww}, false)
+	unix.Dup3(saved, 3, 0)
+	unix.Close(saved)
+	w.Close()
+	ww.Close()
+	b := make([]byte, 64)
+	n, _ := r.Read(b)
+	<-done
+	if err != nil || code != 0 || string(b[:n]) != "via-fd3\n" || strings.TrimSpace(buf.String()) != "5" {
+		t.Fatalf("preserve-fds: code %d err %v fd3 %q out %q", code, err, b[:n], buf.String())
+	}
+}
+
+func TestJoinNamespaceByPath(t *testing.T) {
+	e := newEnv(t)
+	// a first container holds uts+net namespaces; a second joins them
+	s := testSpec("/bin/sleep", "1000")
+	s.Hostname = "holder"
+	e.write(s, "")
+	holder, err := e.rt.Create("holder", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Delete(true)
+	holder.Start()
+	s2 := testSpec("/bin/sh", "-c", "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/mnt")
+	s2.Hostname = "" // keep the holder's
+	var ns []specs.LinuxNamespace
+	for _, n := range s2.Linux.Namespaces {
+		switch n.Type {
+		case specs.UTSNamespace, specs.NetworkNamespace, specs.IPCNamespace:
+			n.Path = "/proc/" + strconv.Itoa(holder.State.Pid) + "/ns/" + nsTypes[n.Type]
+		}
+		ns = append(ns, n)
+	}
+	s2.Linux.Namespaces = ns
+	out := e.mustRun("joiner", s2)
+	hostNet, _ := os.Readlink("/proc/" + strconv.Itoa(holder.State.Pid) + "/ns/net")
+	hostMnt, _ := os.Readlink("/proc/" + strconv.Itoa(holder.State.Pid) + "/ns/mnt")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != "holder" || lines[1] != hostNet || lines[2] == hostMnt {
+		t.Fatalf("joined namespaces: %q (holder net %s mnt %s)", out, hostNet, hostMnt)
+	}
+}
+
+func TestUserNamespace(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sh", "-c", "id -u; cat /proc/self/uid_map | tr -s ' '")
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	// the rootfs must be usable by the mapped root: a private, chowned copy
+	rootfs := t.TempDir()
+	copyRootfs(t, rootfs)
+	filepath.Walk(rootfs, func(p string, fi os.FileInfo, err error) error {
+		os.Lchown(p, 100000, 100000)
+		return nil
+	})
+	os.Chmod(rootfs, 0o755)
+	os.Chmod(filepath.Dir(rootfs), 0o755) // the mapped root must reach it
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		if m.Destination == "/sys" {
+			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+		if m.Destination == "/sys/fs/cgroup" {
+			continue
+		}
+		mounts = append(mounts, m)
+	}
+	s.Mounts = mounts
+	e.write(s, rootfs)
+	out, code, err := e.run("userns")
+	if err != nil || code != 0 {
+		t.Fatalf("code %d err %v out %s", code, err, out)
+	}
+	if !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "0 100000 65536") {
+		t.Fatalf("output %q", out)
+	}
+}
