@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -110,6 +111,17 @@ func (s *stage) mountOne(root *os.File, m *specs.Mount) error {
 	if !filepath.IsAbs(dest) {
 		dest = "/" + dest
 	}
+	// Resolve symlinks in the destination the way the container will see
+	// them: scoped to the rootfs (securejoin), "/.." stays at "/". The
+	// create-and-open below then refuses any symlink that appears later.
+	resolved, err := securejoin.SecureJoin(s.cfg.Rootfs, dest)
+	if err != nil {
+		return fmt.Errorf("resolve destination: %w", err)
+	}
+	if dest, err = filepath.Rel(s.cfg.Rootfs, resolved); err != nil {
+		return err
+	}
+	dest = "/" + dest
 	po := parseOptions(m.Options)
 	bind := isBind(m)
 	typ := m.Type
