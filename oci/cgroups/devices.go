@@ -1,14 +1,11 @@
 package cgroups
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -131,7 +128,13 @@ func deviceProgram(rules []deviceRule) asm.Instructions {
 				asm.JEq.Imm(asm.R0, 0, next),
 			)
 		}
-		if r.allow {
+		if r.allow && r.access == accAll {
+			// Allows every bit still undecided: done.
+			block = append(block,
+				asm.Mov.Imm32(asm.R0, 1),
+				asm.Return(),
+			)
+		} else if r.allow {
 			block = append(block,
 				asm.And.Imm32(asm.R6, ^r.access&accAll),
 				asm.JNE.Imm(asm.R6, 0, next),
@@ -165,46 +168,37 @@ func setDevicesV2(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-		Type:         ebpf.CGroupDevice,
-		Instructions: insts,
-		License:      "Apache",
-	}, ebpf.ProgramOptions{})
+	prog, err := loadDeviceProgram(insts)
 	if err != nil {
-		return &ResourceError{Field: "devices", Err: fmt.Errorf("load BPF device filter: %w", err)}
+		return &ResourceError{Field: "devices", Err: err}
 	}
-	defer prog.Close()
+	defer unix.Close(prog)
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &ResourceError{Field: "devices", Err: fmt.Errorf("open %s: %w", dir, err)}
 	}
 	defer unix.Close(fd)
-	old, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
+	old, err := attachedDevicePrograms(fd)
 	if err != nil {
 		return &ResourceError{Field: "devices", Err: fmt.Errorf("query device filters of %s: %w", dir, err)}
 	}
-	if err := link.RawAttachProgram(link.RawAttachProgramOptions{
-		Target:  fd,
-		Program: prog,
-		Attach:  ebpf.AttachCGroupDevice,
-		Flags:   unix.BPF_F_ALLOW_MULTI,
-	}); err != nil {
+	if err := attachDeviceProgram(fd, prog); err != nil {
 		return &ResourceError{Field: "devices", Err: fmt.Errorf("attach BPF device filter to %s: %w", dir, err)}
 	}
-	for _, ap := range old.Programs {
-		op, err := ebpf.NewProgramFromID(ap.ID)
+	for _, id := range old {
+		op, err := progFDByID(id)
 		if err != nil {
-			// A program we may not see (LSM policy) can only add
-			// restrictions; leave it.
-			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOENT) {
+			// Gone meanwhile, or hidden by LSM policy: a program we may
+			// not see can only add restrictions; leave it.
+			if err == unix.ENOENT || err == unix.EPERM || err == unix.EACCES {
 				continue
 			}
-			return &ResourceError{Field: "devices", Err: fmt.Errorf("open old device filter %d: %w", ap.ID, err)}
+			return &ResourceError{Field: "devices", Err: fmt.Errorf("open old device filter %d: %w", id, err)}
 		}
-		err = link.RawDetachProgram(link.RawDetachProgramOptions{Target: fd, Program: op, Attach: ebpf.AttachCGroupDevice})
-		op.Close()
-		if err != nil && !errors.Is(err, unix.ENOENT) {
-			return &ResourceError{Field: "devices", Err: fmt.Errorf("detach old device filter %d: %w", ap.ID, err)}
+		err = detachDeviceProgram(fd, op)
+		unix.Close(op)
+		if err != nil && err != unix.ENOENT {
+			return &ResourceError{Field: "devices", Err: fmt.Errorf("detach old device filter %d: %w", id, err)}
 		}
 	}
 	return nil

@@ -14,7 +14,11 @@
 // use, without talking to systemd over D-Bus.
 //
 // Device rules become a BPF_PROG_TYPE_CGROUP_DEVICE program on v2 (built
-// with cilium/ebpf's asm) and devices.allow/deny writes on v1.
+// with cilium/ebpf's asm, loaded with plain bpf(2) to skip the library's
+// per-process feature probes) and devices.allow/deny writes on v1.
+//
+// Paths maps each v1 controller to its dir and "" to the v2 dir (pure v2,
+// or the unified dir of a hybrid host).
 //
 // Create, Apply and Destroy are on the critical path of every container
 // start, so the manager only touches files for resources that are set, uses

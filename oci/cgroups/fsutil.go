@@ -154,8 +154,8 @@ func exists(path string) bool {
 	return unix.Access(path, unix.F_OK) == nil
 }
 
-// mkdirTracked creates dir and any missing parents (down from stop, which
-// must exist), appending each dir it made to created, in creation order.
+// mkdirTracked creates dir and any missing parents, appending each dir it
+// made to created, in creation order (so a failure can undo exactly that).
 func mkdirTracked(dir string, created *[]string) error {
 	err := unix.Mkdir(dir, 0o755)
 	if err == nil {

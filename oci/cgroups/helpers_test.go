@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/testutil"
-	"golang.org/x/sys/unix"
 )
 
 // TestMain doubles as a helper process: with BERTH_CGTEST_OPEN set, the
@@ -169,7 +168,5 @@ func wantFieldErr(t testing.TB, err error, field string) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-var _ = unix.SIGKILL
 
 func scannerOf(s string) *bufio.Scanner { return bufio.NewScanner(strings.NewReader(s)) }

@@ -305,22 +305,33 @@ func walkProcs(dir string, pids *[]int) error {
 }
 
 func (m *manager) Kill(sig syscall.Signal) error {
+	killed := false
 	if sig == unix.SIGKILL && m.v2 != "" {
 		// cgroup.kill (Linux 5.14) kills the whole subtree atomically, with
-		// no race against forks. In hybrid mode our processes are in the
-		// unified dir too, so it works there as well.
+		// no race against forks. In hybrid mode Apply put our processes in
+		// the unified dir too, so it works there as well.
 		err := rawWrite(m.v2+"/cgroup.kill", "1")
-		if err == nil || (err == unix.ENOENT && !exists(m.v2)) {
+		switch {
+		case err == nil && m.mode == Unified:
 			return nil
-		}
-		if err != unix.ENOENT {
+		case err == nil:
+			// Hybrid: also signal whatever v1 lists, in case a process
+			// joined the v1 hierarchies only.
+			killed = true
+		case err == unix.ENOENT && !exists(m.v2):
+			if m.mode == Unified {
+				return nil
+			}
+		case err != unix.ENOENT:
 			return fmt.Errorf("cgroup: kill: write %s/cgroup.kill: %w", m.v2, err)
 		}
 	}
 	// Freeze first so no process can fork a new one behind our back.
 	frozen := false
-	if st, err := m.FreezerState(); err == nil && st == "thawed" {
-		frozen = m.Freeze() == nil
+	if !killed {
+		if st, err := m.FreezerState(); err == nil && st == "thawed" {
+			frozen = m.Freeze() == nil
+		}
 	}
 	pids, err := m.Pids()
 	if err != nil {

@@ -20,6 +20,9 @@ func cgroupPath(c Config) (string, error) {
 		if c.ID == "" {
 			return "", fmt.Errorf("cgroup: neither cgroupsPath nor container id given")
 		}
+		if strings.ContainsAny(c.ID, "/:\x00") || c.ID == "." || c.ID == ".." {
+			return "", fmt.Errorf("cgroup: container id %q cannot name a cgroup", c.ID)
+		}
 		if c.Systemd {
 			p = "system.slice:berth:" + c.ID
 		} else {

@@ -23,6 +23,8 @@ func TestCgroupPath(t *testing.T) {
 		{c: Config{Path: "machine.slice::abc"}, want: "/machine.slice/abc.scope"},
 		{c: Config{ID: "abc", Systemd: true}, want: "/system.slice/berth-abc.scope"},
 		{c: Config{}, bad: true},
+		{c: Config{ID: "../x"}, bad: true},
+		{c: Config{ID: ".."}, bad: true},
 		{c: Config{Path: "/"}, bad: true},
 		{c: Config{Path: "bad:berth:abc", Systemd: true}, bad: true},
 		{c: Config{Path: "a--b.slice:p:n"}, bad: true},

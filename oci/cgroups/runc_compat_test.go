@@ -47,9 +47,18 @@ func TestStatsJSONMatchesRunc(t *testing.T) {
 	}
 	b, _ = json.Marshal(spec)
 	os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
+	// The container keeps the stdio it is given: hand it a file, not a
+	// pipe that the test would wait on.
+	logf, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
 	run := exec.Command(runc, "--root", state, "run", "-d", "--bundle", bundle, id)
-	if out, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("runc run: %v: %s", err, out)
+	run.Stdout, run.Stderr = logf, logf
+	if err := run.Run(); err != nil {
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("runc run: %v: %s", err, b)
 	}
 	t.Cleanup(func() { exec.Command(runc, "--root", state, "delete", "-f", id).Run() })
 
@@ -75,6 +84,12 @@ func TestStatsJSONMatchesRunc(t *testing.T) {
 	b, _ = json.Marshal(st)
 	json.Unmarshal(b, &ours)
 
+	if _, ok := m.(*manager).ctrl["hugetlb"]; !ok && HostMode() == Hybrid {
+		// Deliberate difference: with no v1 hugetlb, we report (and
+		// limit) hugetlb through the unified hierarchy; runc shows {}.
+		delete(ev.Data, "hugetlb")
+		delete(ours, "hugetlb")
+	}
 	var walk func(path string, a, b any)
 	walk = func(path string, a, b any) {
 		am, aok := a.(map[string]any)

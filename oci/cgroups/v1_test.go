@@ -75,8 +75,8 @@ func TestV1Lifecycle(t *testing.T) {
 		t.Fatalf("Pids() = %v, %v; want [%d]", pids, err, pid)
 	}
 
-	// Make the process use some memory so that usage is non-zero: its
-	// pages were charged to the old cgroup, so touch new ones.
+	// Usage counters are checked in TestV1StatsUsage with a process that
+	// allocates after joining; here the limits and counts.
 	st, err := m.Stats()
 	if err != nil {
 		t.Fatalf("Stats: %v", err)
@@ -137,11 +137,10 @@ func TestV1Lifecycle(t *testing.T) {
 	wantFile(t, p["memory"]+"/memory.memsw.limit_in_bytes", strconv.Itoa(24*mib))
 	wantFile(t, p["cpu"]+"/cpu.cfs_quota_us", "-1")
 	wantFile(t, p["cpuset"]+"/cpuset.cpus", "0-1")
-	// checkBeforeUpdate refuses a limit below the usage.
-	err = m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](4096), CheckBeforeUpdate: ptr(true)}})
-	if st, _ := m.Stats(); st != nil && st.Memory.Usage.Usage > 4096 {
-		wantFieldErr(t, err, "memory.limit")
+	if err := m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](5), Access: "r"}}}); err != nil {
+		t.Fatalf("Set devices: %v", err)
 	}
+	wantFile(t, p["devices"]+"/devices.list", "c 1:5 r")
 
 	// SIGTERM goes through freeze, signal each pid, thaw.
 	if err := m.Kill(syscall.SIGTERM); err != nil {
@@ -298,17 +297,14 @@ func TestV1StatsUsage(t *testing.T) {
 	}
 	// A shell that joins the cgroup itself, then allocates and spins, so
 	// memory and CPU are charged to this cgroup.
-	cmd := startSleep(t, nil)
-	cmd.Process.Kill()
-	cmd.Wait()
-	sh := startShell(t, m, `x=$(head -c 4000000 /dev/zero | tr '\0' a); i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1000`)
+	startShell(t, m, `x=$(head -c 4000000 /dev/zero | tr '\0' a); i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1000`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := m.Stats()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Memory.Usage.Usage > 0 && st.CPU.Usage.Total > 0 && st.Pids.Current >= 1 {
+		if st.Memory.Usage.Usage > 8192 && st.CPU.Usage.Total > 0 && st.Pids.Current >= 1 {
 			t.Logf("memory %d, cpu %d ns, pids %d", st.Memory.Usage.Usage, st.CPU.Usage.Total, st.Pids.Current)
 			break
 		}
@@ -317,7 +313,16 @@ func TestV1StatsUsage(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_ = sh
+	// checkBeforeUpdate refuses a limit below the usage and changes
+	// nothing.
+	mem := m.Paths()["memory"]
+	before := readTrim(t, mem+"/memory.limit_in_bytes")
+	err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](8192), CheckBeforeUpdate: ptr(true)}})
+	wantFieldErr(t, err, "memory.limit")
+	if !strings.Contains(err.Error(), "below the current usage") {
+		t.Errorf("error %q does not mention the usage", err)
+	}
+	wantFile(t, mem+"/memory.limit_in_bytes", before)
 }
 
 // startShell starts sh -c script with the shell placed in m's cgroup
@@ -341,8 +346,6 @@ func startShell(t *testing.T, m Manager, script string) *os.Process {
 	w.Close()
 	return p
 }
-
-var _ = strings.TrimSpace
 
 // removeParents destroys m, then removes the levels of parent dirs its
 // nested path made.

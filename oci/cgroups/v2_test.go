@@ -42,7 +42,7 @@ func openInCgroup(t *testing.T, m Manager, devs string) map[string]string {
 	return res
 }
 
-func attachedDevicePrograms(t *testing.T, dir string) int {
+func countDevicePrograms(t *testing.T, dir string) int {
 	t.Helper()
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -86,7 +86,7 @@ func TestV2DeviceFilter(t *testing.T) {
 			t.Errorf("open %s in cgroup: %s, want %s (all: %v)", k, got[k], v, got)
 		}
 	}
-	if n := attachedDevicePrograms(t, m.Paths()[""]); n != 1 {
+	if n := countDevicePrograms(t, m.Paths()[""]); n != 1 {
 		t.Fatalf("%d device programs attached, want 1", n)
 	}
 
@@ -106,7 +106,7 @@ func TestV2DeviceFilter(t *testing.T) {
 			t.Errorf("after Set: open %s: %s, want %s", k, got[k], v)
 		}
 	}
-	if n := attachedDevicePrograms(t, m.Paths()[""]); n != 1 {
+	if n := countDevicePrograms(t, m.Paths()[""]); n != 1 {
 		t.Errorf("%d device programs attached after Set, want 1", n)
 	}
 	if err := m.Destroy(); err != nil {

@@ -193,6 +193,12 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 			return fmt.Errorf("seccomp program: %w", err)
 		}
 	}
+	// Mark every fd above the preserved ones close-on-exec, so nothing of
+	// the runtime's reaches the container (CVE-2024-21626). Before any
+	// seccomp filter, which may not allow close_range.
+	if err := closeFDsOnExec(3 + s.cfg.PreserveFDs); err != nil {
+		return err
+	}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// while we still have it (runc does the same).
 	if prog != nil && !proc.NoNewPrivileges {
@@ -231,11 +237,6 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
-	}
-	// Mark every fd above the preserved ones close-on-exec, so nothing of
-	// the runtime's reaches the container (CVE-2024-21626).
-	if err := unix.CloseRange(uint(3+s.cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close fds: %w", err)
 	}
 	if waitStart {
 		s.ready = true
@@ -444,4 +445,23 @@ func orRoot(cwd string) string {
 		return "/"
 	}
 	return cwd
+}
+
+// closeFDsOnExec sets close-on-exec on every fd >= from; without
+// close_range (old kernels) it walks /proc/self/fd.
+func closeFDsOnExec(from int) error {
+	err := unix.CloseRange(uint(from), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	ents, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return fmt.Errorf("close fds: %v (and %v)", err, rerr)
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= from {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }

@@ -25,13 +25,23 @@ func (s *stage) prepareRootfs() error {
 	cfg := s.cfg
 	spec := cfg.Spec
 	rootfs := cfg.Rootfs
+	// Before pivot, / gets slave (or the asked private/shared) propagation
+	// so nothing we mount reaches the host; the asked propagation is set
+	// on the new root after pivot_root (runc does the same), since an
+	// unbindable root could not be bind-mounted here.
 	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	var after uintptr
 	if p := spec.Linux.RootfsPropagation; p != "" {
 		f, ok := propagationFlags[p]
 		if !ok {
 			return fmt.Errorf("linux.rootfsPropagation %q: unknown", p)
 		}
-		prop = f
+		if f&(unix.MS_PRIVATE|unix.MS_SHARED) != 0 {
+			prop = f
+		}
+		if f&unix.MS_PRIVATE == 0 {
+			after = f
+		}
 	}
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("make / %s: %w", spec.Linux.RootfsPropagation, err)
@@ -82,9 +92,19 @@ func (s *stage) prepareRootfs() error {
 		}
 	}
 	if cfg.NoPivot {
-		return moveRoot(rootfs)
+		err = moveRoot(rootfs)
+	} else {
+		err = pivotRoot(rootfs)
 	}
-	return pivotRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	if after != 0 {
+		if err := unix.Mount("", "/", "", after, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %s: %w", spec.Linux.RootfsPropagation, err)
+		}
+	}
+	return nil
 }
 
 func isBind(m *specs.Mount) bool {

@@ -16,6 +16,21 @@
 //   - When a rule uses SCMP_ACT_NOTIFY, Load returns the listener fd, and
 //     SendListener hands it to the seccomp agent at linux.seccomp.listenerPath.
 //
+// Typical use in the runtime:
+//
+//	// parent, while the child sets up
+//	prog, err := seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(stateRoot, "cache", "seccomp"))
+//	data, _ := prog.MarshalBinary() // write to init's pipe (at most MaxEncodedSize bytes)
+//
+//	// init, last step before execve, goroutine locked to its thread
+//	var p seccomp.Program
+//	err := p.UnmarshalBinary(data)
+//	unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) // if process.noNewPrivileges
+//	fd, err := seccomp.Load(&p) // fd >= 0 only if p.Notify: pass it to the parent
+//
+//	// parent, if p.Notify and listenerPath is set
+//	err = seccomp.SendListener(cfg.ListenerPath, fd, state)
+//
 // CompileCached keeps compiled programs in a directory keyed by the SHA-256 of
 // the canonical profile, the libseccomp version and the architecture; a
 // damaged or foreign entry is ignored and rewritten.

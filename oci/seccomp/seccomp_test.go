@@ -369,6 +369,7 @@ func TestLoadDoesNotAllocate(t *testing.T) {
 		err    error
 		errno  unix.Errno
 	}
+	target := filepath.Join(t.TempDir(), "x")
 	done := make(chan result)
 	go func() {
 		runtime.LockOSThread()
@@ -383,7 +384,7 @@ func TestLoadDoesNotAllocate(t *testing.T) {
 			}
 		})
 		// The filter is active on this thread only.
-		path, _ := unix.BytePtrFromString(filepath.Join(t.TempDir(), "x"))
+		path, _ := unix.BytePtrFromString(target)
 		_, _, errno := unix.RawSyscall(unix.SYS_MKDIRAT, atFDCWD, uintptr(unsafe.Pointer(path)), 0o755)
 		done <- result{allocs, loadErr, errno}
 	}()

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/internal/testutil"
+)
+
+// These tests drive the built binary through its runc name, as engines do.
+
+var berthBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "berth-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	berthBin = filepath.Join(dir, "berth")
+	out, err := exec.Command("go", "build", "-o", berthBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	os.Symlink("berth", filepath.Join(dir, "runc"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type rt struct {
+	t      *testing.T
+	root   string
+	bundle string
+}
+
+func newRT(t *testing.T) *rt {
+	testutil.RequireRoot(t)
+	d := t.TempDir()
+	os.Chmod(d, 0o755)
+	r := &rt{t: t, root: filepath.Join(d, "state"), bundle: filepath.Join(d, "bundle")}
+	os.MkdirAll(r.bundle, 0o755)
+	rootfs := filepath.Join(r.bundle, "rootfs")
+	os.MkdirAll(rootfs, 0o755)
+	testutil.BusyboxRootfs(t, rootfs)
+	t.Cleanup(func() {
+		out, _ := r.cmd("list", "-q").Output()
+		for _, id := range strings.Fields(string(out)) {
+			r.cmd("delete", "-f", id).Run()
+		}
+	})
+	return r
+}
+
+func (r *rt) cmd(args ...string) *exec.Cmd {
+	return exec.Command(filepath.Join(filepath.Dir(berthBin), "runc"), append([]string{"--root", r.root}, args...)...)
+}
+
+// ok runs a command that must succeed and returns its stdout.
+func (r *rt) ok(args ...string) string {
+	r.t.Helper()
+	c := r.cmd(args...)
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		r.t.Fatalf("runc %v: %v\n%s%s", args, err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// detached runs a command whose container inherits its stdio (create):
+// a pipe would stay open as long as the container lives, so stdio is a file.
+func (r *rt) detached(args ...string) {
+	r.t.Helper()
+	f, err := os.Create(filepath.Join(r.t.TempDir(), "stdio"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	c := r.cmd(args...)
+	c.Stdout, c.Stderr = f, f
+	if err := c.Run(); err != nil {
+		b, _ := os.ReadFile(f.Name())
+		r.t.Fatalf("runc %v: %v: %s", args, err, b)
+	}
+}
+
+// fail runs a command that must fail with exit status code; returns stderr.
+func (r *rt) fail(code int, args ...string) string {
+	r.t.Helper()
+	out, err := r.cmd(args...).CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != code {
+		r.t.Fatalf("runc %v: want exit %d, got %v: %s", args, code, err, out)
+	}
+	return string(out)
+}
+
+func (r *rt) spec(mut func(s *specs.Spec)) {
+	r.t.Helper()
+	p := filepath.Join(r.bundle, "config.json")
+	os.Remove(p)
+	c := r.cmd("spec", "--bundle", r.bundle)
+	if out, err := c.CombinedOutput(); err != nil {
+		r.t.Fatalf("spec: %v %s", err, out)
+	}
+	var s specs.Spec
+	b, _ := os.ReadFile(p)
+	if err := json.Unmarshal(b, &s); err != nil {
+		r.t.Fatal(err)
+	}
+	s.Process.Terminal = false
+	s.Root.Readonly = false
+	mut(&s)
+	b, _ = json.Marshal(&s)
+	os.WriteFile(p, b, 0o644)
+}
+
+func TestCLISpecRunExit(t *testing.T) {
+	r := newRT(t)
+	r.spec(func(s *specs.Spec) { s.Process.Args = []string{"/bin/sh", "-c", "echo out; exit 5"} })
+	// a second spec refuses to overwrite
+	if msg := r.fail(1, "spec", "--bundle", r.bundle); !strings.Contains(msg, "exists") {
+		t.Fatalf("spec over existing: %s", msg)
+	}
+	c := r.cmd("run", "--bundle", r.bundle, "c1")
+	out, err := c.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 || string(out) != "out\n" {
+		t.Fatalf("run: %v %q", err, out)
+	}
+	if ids := r.ok("list", "-q"); ids != "" {
+		t.Fatalf("run left a container: %q", ids)
+	}
+}
+
+func TestCLILifecycle(t *testing.T) {
+	r := newRT(t)
+	r.spec(func(s *specs.Spec) { s.Process.Args = []string{"/bin/sleep", "1000"} })
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// ids name the cgroup (/<id>): unique per run
+	c2 := fmt.Sprintf("e2e-%d", os.Getpid())
+	r.detached("create", "--bundle", r.bundle, "--pid-file", pidFile, c2)
+	var st struct {
+		ID, Status string
+		Pid        int
+	}
+	json.Unmarshal([]byte(r.ok("state", c2)), &st)
+	if st.Status != "created" || st.Pid == 0 {
+		t.Fatalf("state after create: %+v", st)
+	}
+	if msg := r.fail(1, "create", "--bundle", r.bundle, c2); !strings.Contains(msg, "already exists") {
+		t.Fatalf("duplicate create: %s", msg)
+	}
+	r.ok("start", c2)
+	if out := r.ok("list"); !strings.Contains(out, c2) || !strings.Contains(out, "running") {
+		t.Fatalf("list: %s", out)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.ok("list", "--format", "json")), &list); err != nil || len(list) != 1 || list[0]["status"] != "running" {
+		t.Fatalf("list json: %v %v", list, err)
+	}
+	var pids []int
+	json.Unmarshal([]byte(r.ok("ps", "--format", "json", c2)), &pids)
+	if len(pids) != 1 {
+		t.Fatalf("ps: %v", pids)
+	}
+	if out := r.ok("ps", c2); !strings.Contains(out, "sleep 1000") {
+		t.Fatalf("ps table: %s", out)
+	}
+	if out := r.ok("exec", "-e", "X=y", c2, "/bin/sh", "-c", "echo $X $(id -u)"); out != "y 0\n" {
+		t.Fatalf("exec: %q", out)
+	}
+	proc := filepath.Join(t.TempDir(), "process.json")
+	os.WriteFile(proc, []byte(`{"args":["/bin/sh","-c","exit 9"],"cwd":"/","user":{"uid":0,"gid":0},"env":["PATH=/bin"]}`), 0o644)
+	r.fail(9, "exec", "--process", proc, c2)
+	r.ok("pause", c2)
+	json.Unmarshal([]byte(r.ok("state", c2)), &st)
+	if st.Status != "paused" {
+		t.Fatalf("after pause: %s", st.Status)
+	}
+	r.fail(1, "pause", c2)
+	r.ok("resume", c2)
+	var ev struct {
+		Type string
+		Data struct{ Pids struct{ Current uint64 } }
+	}
+	if err := json.Unmarshal([]byte(r.ok("events", "--stats", c2)), &ev); err != nil || ev.Type != "stats" || ev.Data.Pids.Current != 1 {
+		t.Fatalf("events --stats: %+v %v", ev, err)
+	}
+	r.ok("update", "--memory", "67108864", "--pids-limit", "20", c2)
+	if b, _ := os.ReadFile("/sys/fs/cgroup/pids/"+c2+"/pids.max"); strings.TrimSpace(string(b)) != "20" {
+		t.Fatalf("pids.max after update: %s", b)
+	}
+	if msg := r.fail(1, "kill", c2, "SIGNOPE"); !strings.Contains(msg, "invalid signal") {
+		t.Fatalf("bad signal: %s", msg)
+	}
+	if msg := r.fail(1, "delete", c2); !strings.Contains(msg, "running") {
+		t.Fatalf("delete running: %s", msg)
+	}
+	r.ok("kill", c2, "KILL")
+	r.ok("delete", "-f", c2)
+	if msg := r.fail(1, "state", c2); !strings.Contains(msg, "does not exist") {
+		t.Fatalf("state of deleted: %s", msg)
+	}
+}
+
+func TestCLILogAndFeatures(t *testing.T) {
+	r := newRT(t)
+	log := filepath.Join(t.TempDir(), "log.json")
+	r.fail(1, "--log", log, "--log-format", "json", "start", "nosuch")
+	b, _ := os.ReadFile(log)
+	var entry map[string]string
+	if err := json.Unmarshal(b, &entry); err != nil || entry["level"] != "error" || !strings.Contains(entry["msg"], "nosuch") {
+		t.Fatalf("log entry %q: %v", b, err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal([]byte(r.ok("features")), &f); err != nil || f["ociVersionMax"] == nil {
+		t.Fatalf("features: %v %v", f, err)
+	}
+}
