@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/oci/caps"
 	"github.com/berth-dev/berth/oci/cgroups"
 	"github.com/berth-dev/berth/oci/hooks"
 	"github.com/berth-dev/berth/oci/initproc"
@@ -90,6 +92,9 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	if !spec.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, nil, fmt.Errorf("--console-socket given but process.terminal is false")
+	}
+	if dropped := dropUnavailableCaps(spec.Process.Capabilities); len(dropped) > 0 {
+		r.warn("capabilities %v are not in the runtime's bounding set: the container does not get them", dropped)
 	}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
@@ -283,10 +288,12 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		b, _ := io.ReadAll(pidR)
 		n, perr := strconv.Atoi(strings.TrimSpace(string(b)))
 		if perr != nil {
+			unix.Kill(proc.pid, unix.SIGKILL)
 			werr := cmd.Wait()
+			proc.pid = 0
 			return c, proc, fmt.Errorf("enter namespaces: %v", werr)
 		}
-		if n != proc.pid {
+		if n != 0 && n != proc.pid {
 			cmd.Wait() // the intermediate exits at once
 			proc.direct = false
 			proc.pid = n
@@ -606,6 +613,39 @@ func cgroupMounts(m cgroups.Manager) []initproc.CgroupMount {
 		out = append(out, initproc.CgroupMount{Name: "unified", Type: "cgroup2", HostPath: v2})
 	}
 	return out
+}
+
+// dropUnavailableCaps removes from every set the capabilities this process
+// does not hold in its bounding set (no process can grant them; on this
+// kind of host root lacks CAP_SYS_RESOURCE) and returns their names.
+func dropUnavailableCaps(c *specs.LinuxCapabilities) []string {
+	if c == nil {
+		return nil
+	}
+	cur, err := caps.Current(0)
+	if err != nil {
+		return nil
+	}
+	dropped := map[string]bool{}
+	filter := func(in []string) []string {
+		out := in[:0:0]
+		for _, n := range in {
+			if v, err := caps.Parse(n); err == nil && v <= caps.Last() && !cur.Bounding.Has(v) {
+				dropped[n] = true
+				continue
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	c.Bounding, c.Effective, c.Permitted = filter(c.Bounding), filter(c.Effective), filter(c.Permitted)
+	c.Inheritable, c.Ambient = filter(c.Inheritable), filter(c.Ambient)
+	var names []string
+	for n := range dropped {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // cgroupDirs splits the container's cgroup into its v1 directories (one

@@ -127,8 +127,12 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	b, _ := io.ReadAll(pidR)
 	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
 	if perr != nil {
+		cmd.Process.Kill()
 		err := cmd.Wait()
 		return -1, fmt.Errorf("enter container %q: %v", c.State.ID, err)
+	}
+	if pid == 0 {
+		pid = cmd.Process.Pid
 	}
 	proc := &initProc{cmd: cmd, pid: pid, direct: pid == cmd.Process.Pid}
 	if !proc.direct {

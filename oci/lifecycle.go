@@ -58,7 +58,7 @@ func (c *Container) Start() error {
 	}
 	os.Remove(c.fifoPath())
 	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := hooks.Run("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
+		if err := hooks.RunAll("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
 			c.rt.warn("%v", err)
 		}
 	}
@@ -106,14 +106,12 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 }
 
 // Delete removes a stopped (or, with force, any) container: its processes,
-// cgroup and state; then runs poststop hooks. A created container is
-// deleted without force, as runc does: its init has not run user code.
+// cgroup and state; then runs poststop hooks. As the spec says (and unlike
+// runc), a created container is not stopped: deleting it needs force.
 func (c *Container) Delete(force bool) error {
 	st := c.Status()
 	switch st {
 	case specs.StateStopped:
-	case specs.StateCreated:
-		c.killAll()
 	default:
 		if !force {
 			return fmt.Errorf("cannot delete container %q that is %s (use --force): %w", c.State.ID, st, ErrState)
@@ -148,7 +146,7 @@ func (c *Container) destroy() error {
 	}
 	var herr error
 	if h := c.State.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
-		herr = hooks.Run("poststop", h.Poststop, c.hookState(specs.StateStopped))
+		herr = hooks.RunAll("poststop", h.Poststop, c.hookState(specs.StateStopped))
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state: %w", err)

@@ -108,7 +108,10 @@ func TestDeleteCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := c.State.Pid
-	if err := c.Delete(false); err != nil {
+	if err := c.Delete(false); !errors.Is(err, ErrState) {
+		t.Fatalf("delete of a created container without force: %v", err)
+	}
+	if err := c.Delete(true); err != nil {
 		t.Fatal(err)
 	}
 	if _, alive := pidStart(pid); alive {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -27,6 +28,26 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// RunAll runs every hook even when some fail (poststart and poststop: the
+// spec wants a warning and the lifecycle to go on) and returns their
+// errors joined.
+func RunAll(kind string, hs []specs.Hook, st *specs.State) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i, h := range hs {
+		if err := runOne(h, data); err != nil {
+			errs = append(errs, &Error{Kind: kind, Index: i, Path: h.Path, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Run runs hooks in order and stops at the first failure.
 func Run(kind string, hs []specs.Hook, st *specs.State) error {

@@ -25,6 +25,10 @@ type stage struct {
 	cfg    *Config
 	sync   *Sync
 	fifoFD int
+	// procFD is the runtime's /proc, opened before the root changes: the
+	// exec fifo is reopened through it, since the container may have no
+	// /proc of its own.
+	procFD int
 	ready  bool
 }
 
@@ -75,7 +79,14 @@ func open() (*stage, error) {
 		}
 		fds[i] = n
 	}
-	s := &stage{sync: NewSync(os.NewFile(uintptr(fds[0]), "sync")), fifoFD: fds[2]}
+	s := &stage{sync: NewSync(os.NewFile(uintptr(fds[0]), "sync")), fifoFD: fds[2], procFD: -1}
+	if fds[2] >= 0 {
+		pfd, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return s, fmt.Errorf("open /proc: %w", err)
+		}
+		s.procFD = pfd
+	}
 	unix.CloseOnExec(fds[0])
 	unix.CloseOnExec(fds[1])
 	if fds[2] >= 0 {
@@ -209,7 +220,14 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 	}
 	// cwd first as root, so that directories without search permission for
 	// the user still work (runc does the same); retried as the user below.
-	cwdDone := unix.Chdir(orRoot(proc.Cwd)) == nil
+	// Verified now, before a seccomp filter may refuse getcwd.
+	cwdDone := false
+	if unix.Chdir(orRoot(proc.Cwd)) == nil {
+		if err := chdirVerified(proc.Cwd, true); err != nil {
+			return err
+		}
+		cwdDone = true
+	}
 	if err := cs.DropBounding(); err != nil {
 		return err
 	}
@@ -230,8 +248,10 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 	} else {
 		unix.Umask(0o022)
 	}
-	if err := chdirVerified(proc.Cwd, cwdDone); err != nil {
-		return err
+	if !cwdDone {
+		if err := chdirVerified(proc.Cwd, false); err != nil {
+			return err
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -244,7 +264,7 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 			return fmt.Errorf("report ready: %w", err)
 		}
 		s.sync.File().Close()
-		if err := waitFifo(s.fifoFD); err != nil {
+		if err := waitFifo(s.procFD, s.fifoFD); err != nil {
 			return err
 		}
 		if s.cfg.Spec.Hooks != nil && len(s.cfg.Spec.Hooks.StartContainer) > 0 {
@@ -297,8 +317,8 @@ func (s *stage) loadSeccomp(p *seccomp.Program) error {
 // waitFifo blocks until `start` opens the exec fifo for reading. The fifo
 // is reached through our O_PATH fd, since its host path is gone after
 // pivot_root.
-func waitFifo(fd int) error {
-	f, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+func waitFifo(procFD, fd int) error {
+	f, err := unix.Openat(procFD, "self/fd/"+strconv.Itoa(fd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -310,6 +330,7 @@ func waitFifo(fd int) error {
 	// wants for poststart hooks; it also keeps `pause` from freezing a
 	// half-exec'd multi-threaded init.
 	unix.Close(fd)
+	unix.Close(procFD)
 	return nil
 }
 

@@ -129,7 +129,7 @@ void berth_nsenter(void) {
 			close(fds[i]);
 		}
 	}
-	pid_t pid = getpid();
+	pid_t pid;
 	if (needfork) {
 		pid = fork();
 		if (pid < 0)
@@ -141,11 +141,11 @@ void berth_nsenter(void) {
 				bail("report pid", NULL);
 			_exit(0);
 		}
-		pid = getpid();
 	} else {
-		char buf[32];
-		int l = snprintf(buf, sizeof buf, "%d", (int)pid);
-		if (write(pidfd, buf, (size_t)l) != l)
+		// "0": the process the runtime started goes on itself. (getpid()
+		// may be 1 here: the runtime may have cloned us into a new pid
+		// namespace.)
+		if (write(pidfd, "0", 1) != 1)
 			bail("report pid", NULL);
 	}
 	close(pidfd);

@@ -18,7 +18,8 @@ import "C"
 
 // Env is the variable that asks the constructor to act. Its value is
 // "<pidfd>;<type>=<path>,<type>=<path>..." where pidfd is a pipe on which
-// the pid of the process that continues is written (as decimal text), and
+// the pid of the process that continues is written (as decimal text, in
+// the runtime's pid namespace; "0" when it is the started process), and
 // type is one of user, mnt, pid, net, ipc, uts, cgroup, time.
 const Env = "_BERTH_NSENTER"
 
