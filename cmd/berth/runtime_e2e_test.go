@@ -196,7 +196,7 @@ func TestCLILifecycle(t *testing.T) {
 		t.Fatalf("events --stats: %+v %v", ev, err)
 	}
 	r.ok("update", "--memory", "67108864", "--pids-limit", "20", c2)
-	if b, _ := os.ReadFile("/sys/fs/cgroup/pids/"+c2+"/pids.max"); strings.TrimSpace(string(b)) != "20" {
+	if b, _ := os.ReadFile("/sys/fs/cgroup/pids/" + c2 + "/pids.max"); strings.TrimSpace(string(b)) != "20" {
 		t.Fatalf("pids.max after update: %s", b)
 	}
 	if msg := r.fail(1, "kill", c2, "SIGNOPE"); !strings.Contains(msg, "invalid signal") {
