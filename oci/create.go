@@ -230,6 +230,9 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	base := 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR, fifoFile)
 	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, base, base+1, base+2)}
+	if traceOn {
+		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
+	}
 	attr := &syscall.SysProcAttr{Cloneflags: uintptr(newNS), Setsid: true}
 	if newNS&unix.CLONE_NEWUSER != 0 {
 		attr.UidMappings = idMaps(spec.Linux.UIDMappings)

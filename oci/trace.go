@@ -11,6 +11,6 @@ var traceT0 = time.Now()
 
 func trace(what string) {
 	if traceOn {
-		fmt.Fprintf(os.Stderr, "[parent %6.2fms] %s\n", float64(time.Since(traceT0).Microseconds())/1000, what)
+		fmt.Fprintf(os.Stderr, "[parent %s %6.2fms] %s\n", time.Now().Format("05.000000"), float64(time.Since(traceT0).Microseconds())/1000, what)
 	}
 }

@@ -36,6 +36,7 @@ type stage struct {
 // hears "ready" go back over the sync socket, so `create` can report them;
 // later ones go to the container's stderr.
 func Main() {
+	trace("init main")
 	// Every per-thread attribute (namespaces joined late, credentials,
 	// capabilities, no_new_privs, seccomp) is set on this thread, and the
 	// container process is exec'd from it.
@@ -132,6 +133,7 @@ func (s *stage) runInit() error {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
+	trace("config read")
 	if hasNS(lin, specs.MountNamespace) {
 		if err := s.prepareRootfs(); err != nil {
 			return err
@@ -181,6 +183,7 @@ func (s *stage) runInit() error {
 	if err := setLSMLabels(proc); err != nil {
 		return err
 	}
+	trace("rootfs done")
 	argv0, err := lookPath(proc)
 	if err != nil {
 		return &execError{127, err}
@@ -264,6 +267,7 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 			return fmt.Errorf("report ready: %w", err)
 		}
 		s.sync.File().Close()
+		trace("ready, waiting for start")
 		if err := waitFifo(s.procFD, s.fifoFD); err != nil {
 			return err
 		}
@@ -285,6 +289,7 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 			return fmt.Errorf("report ready: %w", err)
 		}
 	}
+	trace("exec")
 	err = unix.Exec(argv0, proc.Args, proc.Env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
