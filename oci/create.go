@@ -572,7 +572,7 @@ func startJoined(cmd *exec.Cmd, joins []nsJoin, offsets map[string]specs.LinuxTi
 			for clock, off := range offsets {
 				fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
 			}
-			if err := os.WriteFile("/proc/thread-self/timens_offsets", []byte(b.String()), 0); err != nil {
+			if err := os.WriteFile(fmt.Sprintf("/proc/%d/timens_offsets", unix.Gettid()), []byte(b.String()), 0); err != nil {
 				errc <- fmt.Errorf("linux.timeOffsets: %w", err)
 				return
 			}

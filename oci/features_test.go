@@ -329,3 +329,122 @@ func TestUserNamespace(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+func TestProcessSchedulingAndPersonality(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sh", "-c", "uname -m; cat /proc/self/sched | grep -E '^policy' | tr -s ' '; cat /proc/self/stat | cut -d' ' -f19; ionice 2>/dev/null || echo noionice")
+	s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
+	s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_IDLE, Priority: 0}
+	out := e.mustRun("sched", s)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 || lines[0] != "i686" || lines[1] != "policy : 3" || lines[2] != "5" {
+		t.Fatalf("output %q", out)
+	}
+	if len(lines) > 3 && lines[3] != "noionice" && !strings.Contains(lines[3], "idle") {
+		t.Fatalf("ionice: %q", lines[3])
+	}
+}
+
+func TestTimeNamespaceOffsets(t *testing.T) {
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	e := newEnv(t)
+	s := testSpec("/bin/sh", "-c", "cut -d. -f1 /proc/uptime")
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+	s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 86400 * 365}, "monotonic": {Secs: 3600}}
+	out := e.mustRun("timens", s)
+	up, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || up < 86400*365 {
+		t.Fatalf("uptime in container %q: want the boottime offset applied", out)
+	}
+}
+
+func TestKillAllAndIdmapRefused(t *testing.T) {
+	e := newEnv(t)
+	e.write(testSpec("/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"), "")
+	c, err := e.rt.Create("killall", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		pids, _ := c.Pids()
+		if len(pids) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pids %v", pids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c.Signal(unix.SIGKILL, true); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, c, specs.StateStopped)
+	if err := c.Delete(false); err != nil {
+		t.Fatal(err)
+	}
+	s := testSpec("/bin/true")
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: t.TempDir(), Type: "bind", Options: []string{"bind", "idmap"}})
+	e.write(s, "")
+	if _, _, err := e.run("idmap"); err == nil || !strings.Contains(err.Error(), "idmapped") {
+		t.Fatalf("idmap mount: %v", err)
+	}
+}
+
+func TestSeccompNotifyListener(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	type got struct {
+		state specs.ContainerProcessState
+		fd    int
+		err   error
+	}
+	gc := make(chan got, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			gc <- got{err: err}
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 8192), make([]byte, unix.CmsgSpace(4))
+		n, oobn, _, _, err := conn.(*net.UnixConn).ReadMsgUnix(buf, oob)
+		if err != nil {
+			gc <- got{err: err}
+			return
+		}
+		var g got
+		g.err = json.Unmarshal(buf[:n], &g.state)
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) > 0 {
+			fds, _ := unix.ParseUnixRights(&msgs[0])
+			if len(fds) > 0 {
+				g.fd = fds[0]
+			}
+		}
+		gc <- g
+	}()
+	s := testSpec("/bin/true")
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: sock, ListenerMetadata: "meta",
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdirat"}, Action: specs.ActNotify}}}
+	e.write(s, "")
+	c, err := e.rt.Create("notify", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(true)
+	g := <-gc
+	if g.err != nil || g.fd <= 0 || g.state.Metadata != "meta" || g.state.State.ID != "notify" || g.state.Pid != c.State.Pid {
+		t.Fatalf("listener got %+v", g)
+	}
+	unix.Close(g.fd)
+}

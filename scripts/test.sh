@@ -27,5 +27,6 @@ echo "go test: $passed packages passed, $failed failed"
 
 echo "== OCI runtime-tools conformance"
 # runc 1.1.5 passes 32 of the 58 programs on this kind of host with the
-# strict count (scripts/conformance-runc.txt); berth must not do worse.
-MIN_PASS=${MIN_PASS:-32} bash scripts/conformance.sh
+# strict count (scripts/conformance-runc.txt; 36 with the lenient count);
+# berth passes 38 here: require at least 36.
+MIN_PASS=${MIN_PASS:-36} bash scripts/conformance.sh

@@ -261,6 +261,14 @@ func (s *stage) finalize(proc *specs.Process, argv0 string, waitStart bool) erro
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
+	// A notify filter's listener fd must reach the runtime during create:
+	// load it before reporting ready (the last syscalls then run under it).
+	if prog != nil && prog.Notify && waitStart {
+		if err := s.loadSeccomp(prog); err != nil {
+			return err
+		}
+		prog = nil
+	}
 	if waitStart {
 		s.ready = true
 		if err := s.sync.Send(Msg{Type: MsgReady}, -1); err != nil {

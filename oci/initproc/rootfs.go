@@ -143,6 +143,9 @@ func (s *stage) mountOne(root *os.File, m *specs.Mount) error {
 	}
 	dest = "/" + dest
 	po := parseOptions(m.Options)
+	if po.idmap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		return fmt.Errorf("idmapped mounts are not supported by this runtime yet")
+	}
 	bind := isBind(m)
 	typ := m.Type
 	if m.Type == "cgroup" || m.Type == "cgroup2" && !bind {
