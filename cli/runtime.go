@@ -30,7 +30,9 @@ type runtimeOpts struct {
 // RuntimeMain runs the runc-compatible command line (berth invoked as
 // `runc`), returning the exit status.
 func RuntimeMain(args []string) int {
+	oci.Trace("main")
 	cmd := newRuntimeCmd("runc")
+	oci.Trace("cobra tree")
 	cmd.SetArgs(args)
 	return runWith(cmd, 1) // runc exits 1 on any error of its own
 }
@@ -51,7 +53,10 @@ runc's command line, so containerd, Podman, CRI-O and dockerd can use it as
 their runc (point them at a symlink named runc, or at bin/berth-runc).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// runc has no completion command; building it costs every call.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			oci.Trace("cobra parsed")
 			if o.log != "" {
 				f, err := os.OpenFile(o.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 				if err != nil {
@@ -353,10 +358,10 @@ func rtList(o *runtimeOpts) *cobra.Command {
 func rtExec(o *runtimeOpts) *cobra.Command {
 	var (
 		procFile, cwd, user, pidFile, consoleSocket, apparmor, label string
-		env, capsAdd                                                  []string
-		gids                                                          []int
-		tty, detach, nnp                                              bool
-		preserve                                                      int
+		env, capsAdd                                                 []string
+		gids                                                         []int
+		tty, detach, nnp                                             bool
+		preserve                                                     int
 	)
 	c := &cobra.Command{
 		Use:   "exec [flags] <container-id> [command [args...]]",
@@ -607,9 +612,9 @@ func rtUpdate(o *runtimeOpts) *cobra.Command {
 	var resFile string
 	var (
 		memory, memRes, memSwap, kmem, cpuQuota, cpuRtRuntime, pidsLimit int64
-		cpuShares, cpuPeriod, cpuRtPeriod                               uint64
-		blkioWeight                                                     uint16
-		cpus, mems                                                      string
+		cpuShares, cpuPeriod, cpuRtPeriod                                uint64
+		blkioWeight                                                      uint16
+		cpus, mems                                                       string
 	)
 	c := &cobra.Command{
 		Use:   "update [flags] <container-id>",

@@ -82,11 +82,12 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err != nil {
 		return nil, nil, err
 	}
-	trace("loaded spec")
+	trace("create")
 	spec, err := LoadSpec(bundle)
 	if err != nil {
 		return nil, nil, err
 	}
+	trace("spec loaded")
 	if spec.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, nil, fmt.Errorf("process.terminal is true: --console-socket is required")
 	}
@@ -187,7 +188,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		return c, nil, err
 	}
 	icfg := &initproc.Config{
-		Mode: initproc.ModeInit, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: spec, Process: spec.Process,
+		Mode: initproc.ModeInit, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: initSpec(spec), Process: spec.Process,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		NewUserNS:   newNS&unix.CLONE_NEWUSER != 0,
 		NewCgroupNS: hasNewNS(spec, specs.CgroupNamespace),
@@ -343,6 +344,21 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		}
 	}
 	return c, proc, nil
+}
+
+// initSpec is the part of spec the init stage uses: resources, the
+// seccomp profile (sent compiled) and the hooks the runtime runs itself are
+// left out, so the init decodes less JSON on the start-up path.
+func initSpec(spec *specs.Spec) *specs.Spec {
+	cp := *spec
+	lin := *spec.Linux
+	lin.Resources, lin.Seccomp = nil, nil
+	cp.Linux = &lin
+	if spec.Hooks != nil {
+		cp.Hooks = &specs.Hooks{CreateContainer: spec.Hooks.CreateContainer, StartContainer: spec.Hooks.StartContainer}
+	}
+	cp.Process = nil // sent as Config.Process
+	return &cp
 }
 
 func orStd(f, def *os.File) *os.File {

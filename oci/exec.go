@@ -114,7 +114,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	var sigc chan os.Signal
 	if !o.Detach {
 		sigc = make(chan os.Signal, 32)
-		signal.Notify(sigc)
+		signal.Notify(sigc, forwardedSignals...)
 		defer signal.Stop(sigc)
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	}
@@ -153,7 +153,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		}
 	}
 	icfg := &initproc.Config{Mode: initproc.ModeExec, ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: "/",
-		Spec: spec, Process: p, PreserveFDs: o.PreserveFDs, Seccomp: progBytes}
+		Spec: initSpec(spec), Process: p, PreserveFDs: o.PreserveFDs, Seccomp: progBytes}
 	data, err := json.Marshal(icfg)
 	if err != nil {
 		return fail(err)

@@ -14,3 +14,6 @@ func trace(what string) {
 		fmt.Fprintf(os.Stderr, "[parent %s %6.2fms] %s\n", time.Now().Format("05.000000"), float64(time.Since(traceT0).Microseconds())/1000, what)
 	}
 }
+
+// Trace is trace for the CLI layer.
+func Trace(what string) { trace(what) }

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 export GOFLAGS=-mod=mod
+export GOEXPERIMENT=jsonv2 # as the Makefile builds
 [[ $(id -u) == 0 ]] || { echo "test.sh: run as root (the tests run real containers)" >&2; exit 2; }
 
 echo "== go vet"
