@@ -13,6 +13,9 @@ pkgs=(
   erofs-utils squashfs-tools
   criu
   iproute2 iptables
+  debootstrap pigz openssl curl   # image corpus of make bench-pull (shared/bench/images)
+  podman conmon containerd docker.io  # engines driving berth-runc (make engines)
+  fuse-overlayfs slirp4netns netavark aardvark-dns uidmap util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do
