@@ -11,7 +11,7 @@ all: build
 
 build:
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/berth ./cmd/berth
-	ln -sf berth $(BIN)/berth-runc
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/berth-runc ./cmd/berth-runc
 
 setup:
 	bash scripts/setup.sh

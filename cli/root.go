@@ -55,7 +55,11 @@ func runWith(c *cobra.Command, def int) int {
 	if err == nil {
 		return 0
 	}
-	if ee, ok := err.(*ExitError); ok {
+	ee, ok := err.(*ExitError)
+	if !ok {
+		ee, ok = asExit(err)
+	}
+	if ok {
 		if ee.Err != nil {
 			fmt.Fprintf(os.Stderr, "berth: %v\n", ee.Err)
 		}

@@ -1,6 +1,6 @@
 # mk/runtime.mk - OCI conformance and benchmark targets for `berth runtime`.
 # Included by the top-level Makefile, which defines `build` (./bin/berth and
-# the symlink ./bin/berth-runc -> berth). Both targets need root.
+# the lean runtime binary ./bin/berth-runc). Both targets need root.
 #
 #   make conformance                       runtime-tools v0.9.0 suite against ./bin/berth-runc
 #   RUNTIME=/usr/sbin/runc make conformance   ... against any runc-compatible runtime

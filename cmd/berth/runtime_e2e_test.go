@@ -16,7 +16,7 @@ import (
 
 // These tests drive the built binary through its runc name, as engines do.
 
-var berthBin string
+var berthBin, runcBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "berth-e2e-bin-")
@@ -30,6 +30,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Symlink("berth", filepath.Join(dir, "runc"))
+	// the lean runtime binary engines call (cmd/berth-runc)
+	runcBin = filepath.Join(dir, "berth-runc")
+	out, err = exec.Command("go", "build", "-o", runcBin, "../berth-runc").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -60,7 +67,7 @@ func newRT(t *testing.T) *rt {
 }
 
 func (r *rt) cmd(args ...string) *exec.Cmd {
-	return exec.Command(filepath.Join(filepath.Dir(berthBin), "runc"), append([]string{"--root", r.root}, args...)...)
+	return exec.Command(runcBin, append([]string{"--root", r.root}, args...)...)
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -224,5 +231,13 @@ func TestCLILogAndFeatures(t *testing.T) {
 	var f map[string]any
 	if err := json.Unmarshal([]byte(r.ok("features")), &f); err != nil || f["ociVersionMax"] == nil {
 		t.Fatalf("features: %v %v", f, err)
+	}
+	// the full binary speaks the same command line as `runc` and as
+	// `berth runtime`
+	for _, argv := range [][]string{{filepath.Join(filepath.Dir(berthBin), "runc"), "features"}, {berthBin, "runtime", "features"}} {
+		out, err := exec.Command(argv[0], argv[1:]...).Output()
+		if err != nil || !strings.Contains(string(out), "ociVersionMax") {
+			t.Fatalf("%v: %v %s", argv, err, out)
+		}
 	}
 }
