@@ -3,10 +3,9 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/cli/rtcli"
 )
 
 // Docker-compatible exit codes for failures of berth itself.
@@ -26,20 +25,9 @@ var Root = &cobra.Command{
 	SilenceErrors: true,
 }
 
-// ExitError carries a specific exit status out of a command.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
+// ExitError carries a specific exit status out of a command (shared with
+// the runtime's command line).
+type ExitError = rtcli.ExitError
 
 // Main runs the berth command line and returns the process exit status.
 func Main(args []string) int {
@@ -47,24 +35,4 @@ func Main(args []string) int {
 	return run(Root)
 }
 
-func run(c *cobra.Command) int { return runWith(c, ExitEngine) }
-
-// runWith executes c; errors without their own status exit with def.
-func runWith(c *cobra.Command, def int) int {
-	err := c.Execute()
-	if err == nil {
-		return 0
-	}
-	ee, ok := err.(*ExitError)
-	if !ok {
-		ee, ok = asExit(err)
-	}
-	if ok {
-		if ee.Err != nil {
-			fmt.Fprintf(os.Stderr, "berth: %v\n", ee.Err)
-		}
-		return ee.Code
-	}
-	fmt.Fprintf(os.Stderr, "berth: %v\n", err)
-	return def
-}
+func run(c *cobra.Command) int { return rtcli.Execute(c, ExitEngine) }

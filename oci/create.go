@@ -244,7 +244,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	selfJoin := false
-	if cg != nil && !hasNeedsFork(joins) {
+	if cg != nil && !needsNsenter(joins) {
 		// v2: clone3(CLONE_INTO_CGROUP) puts the child in place. v1: the
 		// child joins itself from the nsenter constructor (cheap, see
 		// nsenter.c) unless a user namespace takes away its right to.
@@ -536,10 +536,6 @@ func needsNsenter(joins []nsJoin) bool {
 		}
 	}
 	return false
-}
-
-func hasNeedsFork(joins []nsJoin) bool {
-	return needsNsenter(joins)
 }
 
 func joinList(joins []nsJoin) string {

@@ -18,7 +18,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/oci"
 	"github.com/berth-dev/berth/oci/specconv"
@@ -760,5 +759,3 @@ func rtFeatures(o *runtimeOpts) *cobra.Command {
 		},
 	}
 }
-
-var _ = unix.SIGTERM
