@@ -174,19 +174,32 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err != nil {
 		return c, nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 	}
-	if err := cg.Create(withDefaultDevices(spec)); err != nil {
+	newNS, joins, err := namespaceSetup(spec)
+	if err != nil {
+		return c, nil, err
+	}
+	// On cgroup v1 (and hybrid) hosts the v1 directories are made and
+	// filled while the child's runtime starts, and the init stage joins
+	// them itself (a thread moving itself into a tasks file is cheap; see
+	// nsenter.c). Pure v2 needs the cgroup before clone3(CLONE_INTO_CGROUP);
+	// user namespaces and nsenter joins keep the plain order too.
+	late := cgroups.HostMode() != cgroups.Unified && !needsNsenter(joins) &&
+		newNS&unix.CLONE_NEWUSER == 0 && !r.Rootless
+	if late {
+		if _, v2 := cgroupDirs(cg); v2 != "" {
+			if err := os.MkdirAll(v2, 0o755); err != nil {
+				cg = nil
+				return c, nil, fmt.Errorf("cgroup: create %s: %w", v2, err)
+			}
+		}
+	} else if err := cg.Create(withDefaultDevices(spec)); err != nil {
 		if !r.Rootless {
 			cg = nil // Create cleaned up after itself
 			return c, nil, err
 		}
 		cg = nil
 	}
-
 	trace("cgroup created")
-	newNS, joins, err := namespaceSetup(spec)
-	if err != nil {
-		return c, nil, err
-	}
 	icfg := &initproc.Config{
 		Mode: initproc.ModeInit, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: initSpec(spec), Process: spec.Process,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
@@ -255,7 +268,10 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 				attr.UseCgroupFD, attr.CgroupFD = true, fd
 			}
 		}
-		if len(v1) > 0 && newNS&unix.CLONE_NEWUSER == 0 {
+		if late {
+			icfg.CgroupTasks = v1
+			selfJoin = true
+		} else if len(v1) > 0 && newNS&unix.CLONE_NEWUSER == 0 {
 			cmd.Env = append(cmd.Env, nsenter.EnvCgroup+"="+strings.Join(v1, ":"))
 			selfJoin = true
 		} else if len(v1) == 0 && attr.UseCgroupFD {
@@ -302,6 +318,12 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			proc.direct = false
 			proc.pid = n
 		}
+	}
+	if late {
+		if err := cg.Create(withDefaultDevices(spec)); err != nil {
+			return c, proc, err // the deferred cleanup kills init, then removes the cgroup
+		}
+		trace("cgroup created (late)")
 	}
 	if cg != nil && !selfJoin {
 		if err := cg.Apply(proc.pid); err != nil && !r.Rootless {

@@ -52,6 +52,9 @@ type Config struct {
 	NewUserNS    bool           `json:"newUserNs,omitempty"`
 	NewCgroupNS  bool           `json:"newCgroupNs,omitempty"`
 	CgroupMounts []CgroupMount  `json:"cgroupMounts,omitempty"`
+	// CgroupTasks are cgroup v1 directories init joins first thing, from
+	// the thread that will exec, by writing 0 to their tasks files.
+	CgroupTasks []string `json:"cgroupTasks,omitempty"`
 	// Hostname/Domainname are applied only when the container has its own UTS namespace.
 	SetHostname bool `json:"setHostname,omitempty"`
 }

@@ -121,6 +121,14 @@ func (s *stage) runInit() error {
 	if lin == nil {
 		lin = &specs.Linux{}
 	}
+	for _, d := range cfg.CgroupTasks {
+		// Only this thread moves: it is the one that execs the container
+		// process, and the kernel skips its global threadgroup lock (an RCU
+		// grace period) for a thread moving itself.
+		if err := os.WriteFile(d+"/tasks", []byte("0"), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", d, err)
+		}
+	}
 	if cfg.NewCgroupNS {
 		// After the runtime moved us into our cgroup, so that it is the
 		// namespace's root.
