@@ -179,6 +179,7 @@ func (s *stage) runInit() error {
 			return err
 		}
 	}
+	trace("pivoted, hostname, sysctl")
 	// After sysctls (which write under /proc/sys), like runc.
 	if hasNS(lin, specs.MountNamespace) {
 		if err := finalizeRootfs(spec); err != nil {

@@ -82,9 +82,11 @@ func (s *stage) prepareRootfs() error {
 			return err
 		}
 	}
+	trace("devices")
 	if err := s.createRuntimeHooks(); err != nil {
 		return err
 	}
+	trace("createRuntime sync")
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreated, Pid: os.Getpid(), Bundle: cfg.Bundle, Annotations: spec.Annotations}
 		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, st); err != nil {
