@@ -13,6 +13,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/image/reference"
@@ -89,6 +92,13 @@ func Export(ctx context.Context, s *store.Store, name, dir string, opts ...Opt) 
 		vi, err := s.V1Image(target)
 		if err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("export %s: %w", name, err)
+		}
+		if target.MediaType == string(types.DockerManifestSchema2) {
+			// An OCI layout holds OCI images (skopeo and umoci look up
+			// only those): convert, as `podman save --format oci-dir` does.
+			if vi, target, err = toOCI(vi); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("export %s: convert to OCI: %w", name, err)
+			}
 		}
 		if err := lp.ReplaceImage(vi, matcher(refName, name), ggcrlayout.WithAnnotations(ann)); err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("export %s to %s: %w", name, dir, err)
@@ -218,4 +228,53 @@ func entryName(d v1.Descriptor, o *options) (string, error) {
 		return r.String(), nil
 	}
 	return "", fmt.Errorf("no image name (ref name %q): give one with WithName", tag)
+}
+
+// ociLayerTypes maps Docker layer media types to their OCI equivalents.
+var ociLayerTypes = map[types.MediaType]types.MediaType{
+	types.DockerLayer:             types.OCILayer,
+	types.DockerUncompressedLayer: types.OCIUncompressedLayer,
+	types.DockerForeignLayer:      types.OCIRestrictedLayer,
+}
+
+// toOCI rewrites a Docker schema2 image with OCI media types. Layer blobs
+// (and so their digests) are unchanged; the manifest and config get new
+// digests.
+func toOCI(img v1.Image) (v1.Image, ocispec.Descriptor, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	adds := make([]mutate.Addendum, 0, len(layers))
+	for _, l := range layers {
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, ocispec.Descriptor{}, err
+		}
+		if o, ok := ociLayerTypes[mt]; ok {
+			mt = o
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, MediaType: mt})
+	}
+	out, err := mutate.Append(base, adds...)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	if out, err = mutate.ConfigFile(out, cfg); err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	d, err := out.Digest()
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	n, err := out.Size()
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	return out, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest(d.String()), Size: n}, nil
 }

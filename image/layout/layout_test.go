@@ -148,3 +148,33 @@ func TestImportErrors(t *testing.T) {
 		t.Fatalf("failed import recorded %v", imgs)
 	}
 }
+
+// A Docker schema2 image (from a docker-archive or a Docker registry) is
+// exported with OCI media types, so that skopeo finds it; its layers keep
+// their digests.
+func TestExportConvertsDockerToOCI(t *testing.T) {
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		t.Skip("needs skopeo")
+	}
+	ctx := context.Background()
+	s := newStore(t)
+	img := testutil.Image(t, testutil.ImageSpec{Busybox: true, Docker: true, Seed: "dk"})
+	put(t, s, "docker.io/library/busybox:docker", img)
+	dir := filepath.Join(t.TempDir(), "oci")
+	d, err := Export(ctx, s, "docker.io/library/busybox:docker", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.MediaType != ocispec.MediaTypeImageManifest {
+		t.Fatalf("exported media type %s", d.MediaType)
+	}
+	out, err := exec.Command("skopeo", "inspect", "--raw", "oci:"+dir+":docker").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ocispec.MediaTypeImageLayerGzip) || strings.Contains(string(out), "docker") {
+		t.Fatalf("skopeo inspect --raw: %s %v", out, err)
+	}
+	want, _ := img.Layers()
+	wd, _ := want[0].Digest()
+	if !strings.Contains(string(out), wd.String()) {
+		t.Fatalf("layer digest %s changed: %s", wd, out)
+	}
+}
