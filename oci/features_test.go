@@ -328,6 +328,26 @@ func TestUserNamespace(t *testing.T) {
 	if !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "0 100000 65536") {
 		t.Fatalf("output %q", out)
 	}
+	// exec joins the user namespace too (through the nsenter constructor)
+	s.Process.Args = []string{"/bin/sleep", "100"}
+	e.write(s, rootfs)
+	c, err := e.rt.Create("userns2", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(true)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	code, err = c.Exec(ExecOpts{Process: &specs.Process{Args: []string{"/bin/sh", "-c", "id -u; cat /proc/self/uid_map | tr -s ' '"}, Env: []string{"PATH=/bin"}, Cwd: "/"},
+		Stdin: devNull(t), Stdout: w, Stderr: w})
+	w.Close()
+	b := make([]byte, 256)
+	n, _ := r.Read(b)
+	if err != nil || code != 0 || !strings.HasPrefix(string(b[:n]), "0\n") || !strings.Contains(string(b[:n]), "0 100000 65536") {
+		t.Fatalf("exec in userns: code %d err %v out %q", code, err, b[:n])
+	}
 }
 
 func TestProcessSchedulingAndPersonality(t *testing.T) {
