@@ -713,7 +713,12 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 	cp := *r
 	cp.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
 	i64 := func(v int64) *int64 { return &v }
-	for _, d := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}} {
+	// mknod of any node (opening it is what the rules below control)
+	cp.Devices = append(cp.Devices,
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "m"},
+		specs.LinuxDeviceCgroup{Allow: true, Type: "b", Access: "m"})
+	// null zero full random urandom tty console ptmx, /dev/pts/*, /dev/net/tun
+	for _, d := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}, {10, 200}} {
 		rule := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(d[0]), Access: "rwm"}
 		if d[1] >= 0 {
 			rule.Minor = i64(d[1])

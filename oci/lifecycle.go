@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -309,4 +310,16 @@ func exitCode(ws syscall.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// RemoveLeftovers removes what a create that died early may have left for
+// id (a state dir without state.json); nothing there is no error.
+func (r *Runtime) RemoveLeftovers(id string) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(r.Root, id)); err != nil {
+		return fmt.Errorf("remove state of %q: %w", id, err)
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ pkgs=(
   iproute2 iptables
   debootstrap pigz openssl curl   # image corpus of make bench-pull (shared/bench/images)
   podman conmon containerd docker.io  # engines driving berth-runc (make engines)
-  fuse-overlayfs slirp4netns netavark aardvark-dns uidmap util-linux
+  fuse-overlayfs slirp4netns netavark aardvark-dns uidmap util-linux catatonit
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -326,6 +326,10 @@ func rtDelete(o *runtimeOpts) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.load(args[0])
 			if err != nil {
+				if force && errors.Is(err, oci.ErrNotExist) {
+					// like runc: engines force-delete after a failed create
+					return o.runtime().RemoveLeftovers(args[0])
+				}
 				return err
 			}
 			return c.Delete(force)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -212,7 +215,46 @@ func TestCLILifecycle(t *testing.T) {
 	if msg := r.fail(1, "delete", c2); !strings.Contains(msg, "running") {
 		t.Fatalf("delete running: %s", msg)
 	}
+	// exec with a terminal in a container with its own pid namespace
+	sock := filepath.Join(t.TempDir(), "tty.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ttyOut := make(chan string, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			ttyOut <- err.Error()
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.(*net.UnixConn).ReadMsgUnix(buf, oob)
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) == 0 {
+			ttyOut <- fmt.Sprint("no pty fd: ", err)
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		master := os.NewFile(uintptr(fds[0]), "pty")
+		defer master.Close()
+		b := make([]byte, 64)
+		n, _ := master.Read(b)
+		ttyOut <- string(b[:n])
+	}()
+	r.ok("exec", "-t", "-d", "--console-socket", sock, c2, "/bin/tty")
+	if got := <-ttyOut; !strings.HasPrefix(got, "/dev/pts/") {
+		t.Fatalf("exec -t output %q", got)
+	}
+	// default device rules: mknod of any node, /dev/net/tun
+	if b, _ := os.ReadFile("/sys/fs/cgroup/devices/" + c2 + "/devices.list"); !strings.Contains(string(b), "c *:* m") || !strings.Contains(string(b), "c 10:200 rwm") {
+		t.Fatalf("devices.list:\n%s", b)
+	}
 	r.ok("kill", c2, "KILL")
+	r.ok("delete", "-f", c2)
+	// force-delete of an unknown container succeeds, as runc's does
 	r.ok("delete", "-f", c2)
 	if msg := r.fail(1, "state", c2); !strings.Contains(msg, "does not exist") {
 		t.Fatalf("state of deleted: %s", msg)

@@ -2,6 +2,8 @@ package initproc
 
 import (
 	"fmt"
+
+	"golang.org/x/sys/unix"
 )
 
 // runExec prepares a process that joins a running container. The nsenter
@@ -13,6 +15,12 @@ func (s *stage) runExec() error {
 		return fmt.Errorf("exec: no process")
 	}
 	if proc.Terminal {
+		// nsenter may have forked after entering the pid namespace: this
+		// process is then not the session leader the runtime made, and a
+		// controlling terminal needs one.
+		if _, err := unix.Setsid(); err != nil && err != unix.EPERM {
+			return fmt.Errorf("setsid: %w", err)
+		}
 		if err := s.setupConsole(false); err != nil {
 			return err
 		}
