@@ -2,8 +2,9 @@
 # test.sh - berth's whole test suite (as root): vet + gofmt, every Go test
 # (unit, root/kernel integration against real containers, a real
 # docker-registry, skopeo, overlay/EROFS mounts; CLI end-to-end tests of the
-# built binary), then the OCI runtime-tools conformance suite, which must
-# pass at least as many programs as runc does on this host.
+# built binary), then real engines (podman, containerd, dockerd) using
+# bin/berth-runc as their runc, then the OCI runtime-tools conformance suite,
+# which must pass at least as many programs as runc does on this host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -25,6 +26,9 @@ passed=$(grep -c '^ok ' /tmp/berth-go-test.log || true)
 failed=$(grep -c '^FAIL\s' /tmp/berth-go-test.log || true)
 echo "go test: $passed packages passed, $failed failed"
 ((status == 0)) || exit "$status"
+
+echo "== engines: podman, containerd and dockerd driving bin/berth-runc"
+bash scripts/engines.sh
 
 echo "== OCI runtime-tools conformance"
 # runc 1.1.5 passes 32 of the 58 programs on this kind of host with the
