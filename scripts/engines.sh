@@ -478,6 +478,10 @@ run_docker() {
   local cg_before
   cg_before=$(cg_children docker)
   check docker/load "" dk load -i "$T/image/busybox.tar" || return
+  # image interop: docker save -> berth load, berth save -> docker load -> run
+  if [[ -x $BERTH_CLI ]]; then
+    check docker/save-load-with-berth '^roundtrip-ok$' image_interop
+  fi
   check docker/run-echo '^hello$' dk run --rm --runtime berth --network none "$IMG" echo hello ||
     { runtime_logs "$D"; grep -iE 'level=error' "$D/dockerd.log" | tail -n 8; }
   check docker/exit-code rc=3 dk run --rm --network none "$IMG" sh -c 'exit 3'
@@ -570,8 +574,19 @@ run_docker() {
   check docker/cgroups-removed '!/sys/fs/cgroup' echo "$(comm -13 <(echo "$cg_before") <(cg_children docker))"
 }
 
-export T RUNTIME DOCKER IMG PAR
-export -f pm cr ctr_run dk wait_for
+# docker save | berth load, then berth save | docker load, and run the result
+image_interop() {
+  local b=("$BERTH_CLI" --root "$T/berth-images" --runroot "$T/berth-images-run")
+  dk save -o "$T/dsave.tar" "$IMG" &&
+    "${b[@]}" load -i "$T/dsave.tar" >/dev/null &&
+    "${b[@]}" tag "$IMG" docker.io/berth-engines/roundtrip:1 &&
+    "${b[@]}" save -o "$T/bsave.tar" docker.io/berth-engines/roundtrip:1 &&
+    dk load -i "$T/bsave.tar" >/dev/null &&
+    dk run --rm --network none docker.io/berth-engines/roundtrip:1 echo roundtrip-ok
+}
+BERTH_CLI=${BERTH_CLI:-$REPO/bin/berth}
+export T RUNTIME DOCKER IMG PAR BERTH_CLI
+export -f pm cr ctr_run dk wait_for image_interop
 
 log "runtime $RUNTIME, engines: $ENGINES, temp $T"
 if ! mk_image; then
