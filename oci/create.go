@@ -258,9 +258,9 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	selfJoin := false
 	if cg != nil && !needsNsenter(joins) {
-		// v2: clone3(CLONE_INTO_CGROUP) puts the child in place. v1: the
-		// child joins itself from the nsenter constructor (cheap, see
-		// nsenter.c) unless a user namespace takes away its right to.
+		// v2: clone3(CLONE_INTO_CGROUP) puts the child in place. v1: init
+		// joins itself from its exec thread (cheap, see nsenter.c) unless a
+		// user namespace takes away its right to.
 		v1, v2 := cgroupDirs(cg)
 		if v2 != "" {
 			if fd, err := unix.Open(v2, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
@@ -268,11 +268,8 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 				attr.UseCgroupFD, attr.CgroupFD = true, fd
 			}
 		}
-		if late {
+		if len(v1) > 0 && newNS&unix.CLONE_NEWUSER == 0 {
 			icfg.CgroupTasks = v1
-			selfJoin = true
-		} else if len(v1) > 0 && newNS&unix.CLONE_NEWUSER == 0 {
-			cmd.Env = append(cmd.Env, nsenter.EnvCgroup+"="+strings.Join(v1, ":"))
 			selfJoin = true
 		} else if len(v1) == 0 && attr.UseCgroupFD {
 			selfJoin = true

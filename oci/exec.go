@@ -111,6 +111,27 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		nsenter.Env + "=" + strconv.Itoa(base+2) + ";" + strings.Join(joins, ","),
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: p.Terminal}
+	// Join the container's cgroups before entering its namespaces, where
+	// the host's cgroup paths are gone: v1 from the nsenter constructor
+	// (a single thread moving itself, no RCU grace period), v2 at clone.
+	joined := false
+	m, cgErr := c.cgroup()
+	if cgErr == nil && m.Exists() {
+		v1, v2 := cgroupDirs(m)
+		if len(v1) > 0 {
+			cmd.Env = append(cmd.Env, nsenter.EnvCgroup+"="+strings.Join(v1, ":"))
+		}
+		joined = len(v1) > 0
+		if v2 != "" {
+			fd, err := unix.Open(v2, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				defer unix.Close(fd)
+				cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+			} else {
+				joined = false
+			}
+		}
+	}
 	var sigc chan os.Signal
 	if !o.Detach {
 		sigc = make(chan os.Signal, 32)
@@ -147,7 +168,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		}
 		return -1, err
 	}
-	if m, err := c.cgroup(); err == nil && m.Exists() {
+	if cgErr == nil && !joined && m.Exists() {
 		if err := m.Apply(pid); err != nil && !c.State.Rootless {
 			return fail(fmt.Errorf("join cgroup: %w", err))
 		}

@@ -104,7 +104,27 @@ func TestExec(t *testing.T) {
 	if want := "execbox\n1234\nsleep\n/tmp\nCapEff: 0000000000000020\n"; out != want {
 		t.Fatalf("exec output %q, want %q", out, want)
 	}
-	// the exec'd process was in the container's cgroup
+	// a detached exec lands in every cgroup of the container
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	if _, err := c.Exec(ExecOpts{Process: &specs.Process{Args: []string{"/bin/sleep", "100"}, Env: []string{"PATH=/bin"}, Cwd: "/"},
+		Detach: true, PidFile: pidFile, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)}); err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := os.ReadFile(pidFile)
+	cgb, _ := os.ReadFile("/proc/" + string(pb) + "/cgroup")
+	for _, l := range strings.Split(strings.TrimSpace(string(cgb)), "\n") {
+		if !strings.HasSuffix(l, ":/ex") {
+			t.Errorf("exec'd process %s not in the container cgroup: %s", pb, l)
+		}
+	}
+	// The test process became a subreaper for the foreground exec above,
+	// so it inherited this one: reap it, or the pid namespace's init could
+	// not finish dying below.
+	if epid, err := strconv.Atoi(string(pb)); err == nil {
+		unix.Kill(epid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(epid, &ws, 0, nil)
+	}
 	// exec of a missing binary: clear error, exit 127 semantics
 	_, err = c.Exec(ExecOpts{Process: &specs.Process{Args: []string{"nosuch"}, Env: []string{"PATH=/bin"}, Cwd: "/"}, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
 	if err == nil || !strings.Contains(err.Error(), "not found") {

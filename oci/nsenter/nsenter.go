@@ -24,7 +24,7 @@ import "C"
 const Env = "_BERTH_NSENTER"
 
 // EnvCgroup lists cgroup v1 directories (colon-separated) that the
-// constructor joins, before anything else, by writing "0" to their tasks
-// files: cheap for a single thread moving itself, unlike a parent's
-// cgroup.procs write (see nsenter.c).
+// constructor joins, before entering any namespace, by writing "0" to their
+// tasks files: cheap for a single thread moving itself, unlike a parent's
+// cgroup.procs write (see nsenter.c). `exec` uses it.
 const EnvCgroup = "_BERTH_CGROUP"
