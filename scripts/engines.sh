@@ -61,6 +61,9 @@ BND=$(awk '/^CapBnd/{sub(/^0+/, "", $2); print $2}' /proc/self/status)
 
 T=$(mktemp -d /tmp/berth-engines.XXXXXX)
 chmod 0711 "$T"
+# conmon writes an "oom" file into its working directory when a container
+# is OOM-killed: keep that (and any other droppings) in the scratch dir.
+cd "$T"
 npass=0 nfail=0
 PIDS=()
 # Host paths the engines create whatever their private roots: containerd 1.6
