@@ -1,0 +1,50 @@
+// Package shim is berth's per-container monitor (what conmon is to
+// Podman): one small process per container that owns its stdio or pty,
+// writes the log file, reaps the container, records its exit status,
+// restarts it by policy, runs health checks, and survives the engine.
+//
+// The monitor is C (shim*.c), run by a constructor before the Go runtime
+// starts: a Go process idles at ~770 kB Pss, the C monitor at a fraction.
+// Start execs Config.Exe (a binary that links this package: cmd/berth, or
+// a test binary) with _BERTH_SHIM=1 and the configuration as arguments
+// "key=value" (see args in config.go); the constructor forks the monitor,
+// exits at once, and the monitor reports "ok SHIMPID PID" or
+// "error MESSAGE" on fd 3 once `RUNTIME create` is done.
+//
+// Files in Config.Dir: shim.pid, shim.log (the monitor's own errors),
+// runtime.log (the runtime's, JSON), pid (container init), state.json,
+// health.json, attach (socket). The engine creates Dir/stopped before it
+// stops or kills the container on purpose, which prevents a restart.
+package shim
+
+/*
+#cgo CFLAGS: -Wall -O2
+extern void berth_shim(int argc, char **argv);
+void __attribute__((constructor)) berth_shim_init(int argc, char **argv, char **envp) { berth_shim(argc, argv); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Env is the variable that turns a process of a binary linking this
+// package into a monitor.
+const Env = "_BERTH_SHIM"
+
+// StoppedFile is the marker in Dir that stops restarts (the engine
+// creates it before a deliberate stop or kill).
+const StoppedFile = "stopped"
+
+// MarkStopped creates dir/stopped: the monitor will not restart the
+// container after its next exit. The engine calls it before a
+// deliberate stop or kill.
+func MarkStopped(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, StoppedFile), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("mark container stopped: %w", err)
+	}
+	return f.Close()
+}
