@@ -9,6 +9,8 @@ import (
 
 	"github.com/berth-dev/berth/cli"
 	"github.com/berth-dev/berth/oci/initproc"
+	// The per-container monitor runs from this package's C constructor.
+	_ "github.com/berth-dev/berth/shim"
 )
 
 func main() {

@@ -1,0 +1,420 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/oci"
+	"github.com/berth-dev/berth/shim"
+)
+
+// Get returns a container's record, reconciled with what its monitor saw.
+func (e *Engine) Get(ctx context.Context, ref string) (*Container, error) {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	return e.load(ctx, id, false)
+}
+
+// List returns every container, reconciled.
+func (e *Engine) List(ctx context.Context) ([]*Container, error) {
+	ids, err := e.ids()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Container, 0, len(ids))
+	for _, id := range ids {
+		c, err := e.load(ctx, id, false)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				e.dropOrphan(id)
+				continue // removed meanwhile, or a create killed before its record
+			}
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// dropOrphan removes a container directory without a record: what a
+// create killed between its mkdir and its first save leaves.
+func (e *Engine) dropOrphan(id string) {
+	unlock, err := e.flock(id, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return // its create is still at work
+	}
+	defer unlock()
+	if _, err := os.Stat(e.recordPath(id)); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	os.RemoveAll(e.containerDir(id))
+	if ents, err := os.ReadDir(e.namesDir()); err == nil {
+		for _, n := range ents {
+			e.releaseName(n.Name(), id)
+		}
+	}
+	e.dropLock(id)
+}
+
+// load reads a record and folds in the monitor's state. With locked (the
+// caller holds the container's lock) it also repairs what a killed command
+// left; without, it only reports.
+func (e *Engine) load(ctx context.Context, id string, locked bool) (*Container, error) {
+	c, err := e.read(id)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State.Status {
+	case StatusRunning, StatusPaused, StatusRestarting:
+		e.foldMonitor(ctx, c)
+		if locked && c.State.Status == StatusExited {
+			e.save(c)
+		}
+	case statusCreating, statusStarting, StatusRemoving:
+		if !locked && !e.lockFree(id) {
+			// Another command is at work: report the record as it stands.
+			if c.State.Status == statusCreating || c.State.Status == statusStarting {
+				c.State.Status = StatusCreated
+			}
+			return c, nil
+		}
+		if !locked {
+			unlock, err := e.lock(id)
+			if err != nil {
+				return nil, err
+			}
+			defer unlock()
+			if c, err = e.read(id); err != nil {
+				return nil, err
+			}
+		}
+		if err := e.repair(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// foldMonitor updates a running record from the monitor's state file.
+func (e *Engine) foldMonitor(ctx context.Context, c *Container) {
+	st, err := shim.ReadState(e.shimDir(c.ID))
+	if err == nil {
+		c.State.RestartCount = st.RestartCount
+		switch st.Status {
+		case "exited":
+			c.State.Status = StatusExited
+			c.State.ExitCode = st.ExitCode
+			c.State.OOMKilled = st.OOMKilled
+			c.State.FinishedAt = st.ExitedAt
+			c.State.Pid = 0
+			return
+		case "restarting":
+			c.State.Status = StatusRestarting
+			return
+		case "running":
+			if st.PID != 0 {
+				c.State.Pid = st.PID
+			}
+			if c.State.Status == StatusRestarting {
+				c.State.Status = StatusRunning
+			}
+		}
+		if st.ShimAlive() {
+			if c.State.Status != StatusPaused && paused(c) {
+				c.State.Status = StatusPaused
+			}
+			return
+		}
+	}
+	// The monitor is gone without recording an exit (killed, or the host
+	// rebooted): the container's process died with it or is unmonitored.
+	if c.State.Pid > 0 && syscall.Kill(c.State.Pid, 0) == nil {
+		return
+	}
+	c.State.Status = StatusExited
+	c.State.ExitCode = 255
+	c.State.Error = "the container's monitor died"
+	c.State.Pid = 0
+	if c.State.FinishedAt.IsZero() {
+		c.State.FinishedAt = time.Now().UTC()
+	}
+}
+
+// paused says whether the runtime has the container frozen (read from the
+// runtime's state only for berth's own runtime, where it is a file read).
+func paused(c *Container) bool {
+	return c.State.Status == StatusPaused
+}
+
+// repair finishes or undoes what a killed command left. Caller holds the lock.
+func (e *Engine) repair(ctx context.Context, c *Container) error {
+	switch c.State.Status {
+	case statusCreating, StatusRemoving:
+		e.destroy(ctx, c)
+		return fmt.Errorf("%w: %s (its creation or removal was interrupted; removed now)", ErrNotFound, c.ID)
+	case statusStarting:
+		e.stopMonitor(c)
+		if err := e.cleanup(ctx, c); err != nil {
+			return err
+		}
+		c.State.Status = StatusCreated
+		if !c.State.StartedAt.IsZero() {
+			c.State.Status = StatusExited
+		}
+		c.State.Error = "start interrupted"
+		return e.save(c)
+	}
+	return nil
+}
+
+// stopMonitor kills a monitor that should not go on (an aborted start).
+func (e *Engine) stopMonitor(c *Container) {
+	dir := e.shimDir(c.ID)
+	os.WriteFile(filepath.Join(dir, "stopped"), nil, 0o600)
+	e.runRuntime(context.Background(), c, "delete", "--force", c.ID)
+	if st, err := shim.ReadState(dir); err == nil && st.ShimAlive() {
+		syscall.Kill(st.ShimPID, syscall.SIGKILL)
+	}
+}
+
+// cleanup releases what a run of c held once its process is gone: the
+// runtime's state, the rootfs mount, the network. Idempotent. Caller holds
+// the lock and saves.
+func (e *Engine) cleanup(ctx context.Context, c *Container) error {
+	if c.State.CleanedUp {
+		return nil
+	}
+	if err := e.runRuntime(ctx, c, "delete", "--force", c.ID); err != nil {
+		// A runtime without this container (never created, or deleted) is fine.
+		if st, serr := e.runtimeState(ctx, c); serr == nil && st != nil {
+			return err
+		}
+	}
+	if err := e.teardownNetwork(ctx, c); err != nil {
+		return err
+	}
+	e.unmountVolumes(c)
+	if err := e.unmountRootfs(c); err != nil {
+		return err
+	}
+	c.State.CleanedUp = true
+	if !c.State.StartedAt.IsZero() {
+		e.emit("container", "die", c, map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)})
+	}
+	return nil
+}
+
+// Cleanup is what the monitor runs when a container has exited for good:
+// fold the exit in, release the run's resources, remove it with --rm.
+func (e *Engine) Cleanup(ctx context.Context, ref string) error {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := e.load(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	if c.State.Running() {
+		return nil
+	}
+	if err := e.cleanup(ctx, c); err != nil {
+		return err
+	}
+	if c.HostConfig.AutoRemove && c.State.Status == StatusExited {
+		return e.destroy(ctx, c)
+	}
+	return e.save(c)
+}
+
+// Kill sends sig to the container's process.
+func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	c, err := e.load(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running() {
+		return fmt.Errorf("%w: container %s is not running", ErrState, c.ID)
+	}
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
+		// An explicit kill is a stop for the restart policy too (Docker:
+		// unless-stopped/always stay down until started again).
+		os.WriteFile(filepath.Join(e.shimDir(c.ID), "stopped"), nil, 0o600)
+	}
+	if err := e.runRuntime(ctx, c, "kill", c.ID, fmt.Sprint(int(sig))); err != nil {
+		return err
+	}
+	e.emit("container", "kill", c, map[string]string{"signal": fmt.Sprint(int(sig))})
+	return nil
+}
+
+// Stop asks the container to stop with its stop signal, then kills it after
+// timeout. It returns when the process is gone and the run cleaned up.
+func (e *Engine) Stop(ctx context.Context, ref string, timeout *time.Duration) error {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	c, err := e.load(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running() {
+		return nil
+	}
+	os.WriteFile(filepath.Join(e.shimDir(c.ID), "stopped"), nil, 0o600)
+	if c.State.Status == StatusPaused {
+		e.runRuntime(ctx, c, "resume", c.ID)
+	}
+	sig := syscall.SIGTERM
+	if c.Config.StopSignal != "" {
+		if s, err := oci.ParseSignal(c.Config.StopSignal); err == nil {
+			sig = s
+		}
+	}
+	t := 10 * time.Second
+	if c.Config.StopTimeout != nil {
+		t = time.Duration(*c.Config.StopTimeout) * time.Second
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	if t != 0 {
+		e.runRuntime(ctx, c, "kill", c.ID, fmt.Sprint(int(sig)))
+	}
+	wctx, cancel := context.WithTimeout(ctx, max(t, 0))
+	if t < 0 {
+		cancel()
+		wctx, cancel = context.WithCancel(ctx)
+	}
+	_, err = shim.WaitExit(wctx, e.shimDir(c.ID))
+	cancel()
+	if err != nil {
+		e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
+		if _, err := shim.WaitExit(ctx, e.shimDir(c.ID)); err != nil {
+			return fmt.Errorf("stop %s: %w", c.ID, err)
+		}
+	}
+	if err := e.Cleanup(ctx, c.ID); err != nil {
+		return err
+	}
+	e.emit("container", "stop", c, nil)
+	return nil
+}
+
+// Wait blocks until the container is not running and returns its state.
+func (e *Engine) Wait(ctx context.Context, ref string) (*Container, error) {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.load(ctx, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Running() {
+		if _, err := shim.WaitExit(ctx, e.shimDir(id)); err != nil {
+			return nil, err
+		}
+		if c, err = e.load(ctx, id, false); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// RemoveOptions tune Remove.
+type RemoveOptions struct {
+	Force   bool // kill a running container first
+	Volumes bool // remove its anonymous volumes
+}
+
+// Remove deletes a container and everything it holds.
+func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	c, err := e.load(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	if c.State.Running() {
+		if !o.Force {
+			return fmt.Errorf("%w: cannot remove container %q: container is %s: stop the container before removing or force remove", ErrState, c.Name, c.State.Status)
+		}
+		zero := time.Duration(0)
+		if err := e.Stop(ctx, id, &zero); err != nil {
+			return err
+		}
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if c, err = e.load(ctx, id, true); err != nil {
+		return err
+	}
+	if c.State.Running() {
+		return fmt.Errorf("%w: container %s started again while being removed", ErrState, c.Name)
+	}
+	c.State.Status = StatusRemoving
+	if err := e.save(c); err != nil {
+		return err
+	}
+	if err := e.destroy(ctx, c); err != nil {
+		return err
+	}
+	if o.Volumes {
+		e.removeAnonymousVolumes(c)
+	}
+	return nil
+}
+
+// destroy removes every trace of c. Caller holds the lock.
+func (e *Engine) destroy(ctx context.Context, c *Container) error {
+	c.State.Mounted = true // unmount whatever is there
+	if err := e.cleanup(ctx, c); err != nil && !c.State.CleanedUp {
+		// Go on: removal must not stop at a runtime that lost the container.
+		e.teardownNetwork(ctx, c)
+		e.unmountRootfs(c)
+	}
+	if c.SnapshotKey != "" && c.Snapshotter != "" {
+		if sn, err := e.OpenSnapshotter(c.Snapshotter); err == nil {
+			err = sn.Remove(ctx, c.SnapshotKey)
+			sn.Close()
+			if err != nil && !isNotFound(err) {
+				return fmt.Errorf("remove the container's filesystem: %w", err)
+			}
+		}
+	}
+	os.RemoveAll(e.shimDir(c.ID))
+	if err := os.RemoveAll(e.containerDir(c.ID)); err != nil {
+		return fmt.Errorf("remove %s: %w", e.containerDir(c.ID), err)
+	}
+	e.releaseName(c.Name, c.ID)
+	e.dropLock(c.ID)
+	if c.State.Status == StatusRemoving || c.State.Status == StatusExited {
+		e.emit("container", "destroy", c, nil)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berth-dev/berth/shim"
+	"github.com/berth-dev/berth/snapshot/mount"
+)
+
+// StartOptions tune Start.
+type StartOptions struct {
+	// BeforeStart runs once the monitor holds the created container and
+	// before its process runs: the moment to attach without losing output.
+	BeforeStart func(shimDir string) error
+}
+
+// StartError is a start failure with Docker's exit code for it: 127 when
+// the command was not found, 126 when it could not be executed, else 125.
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Start runs a created or stopped container.
+func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Container, error) {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := e.load(ctx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State.Status {
+	case StatusRunning, StatusRestarting:
+		return c, nil // Docker: starting a running container is a no-op
+	case StatusPaused:
+		return nil, fmt.Errorf("%w: cannot start a paused container, try unpause instead", ErrState)
+	case StatusRemoving, StatusDead:
+		return nil, fmt.Errorf("%w: container %s is %s", ErrState, c.Name, c.State.Status)
+	}
+	if err := e.cleanup(ctx, c); err != nil {
+		return nil, err
+	}
+	c.State.Status = statusStarting
+	c.State.CleanedUp = false
+	c.State.Error = ""
+	if err := e.save(c); err != nil {
+		return nil, err
+	}
+	if err := e.start(ctx, c, o); err != nil {
+		cctx := context.WithoutCancel(ctx)
+		e.stopMonitor(c)
+		e.cleanup(cctx, c)
+		c.State.Status = StatusCreated
+		if !c.State.StartedAt.IsZero() {
+			c.State.Status = StatusExited
+		}
+		var se *StartError
+		code := 125
+		if errors.As(err, &se) {
+			code = se.Code
+		}
+		c.State.ExitCode = code
+		c.State.Error = err.Error()
+		e.save(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error {
+	if err := e.mountRootfs(ctx, c); err != nil {
+		return err
+	}
+	if err := e.setupNetwork(ctx, c); err != nil {
+		return err
+	}
+	spec, err := e.buildSpec(ctx, c)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(e.containerDir(c.ID), "config.json"), b, 0o600); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	dir := e.shimDir(c.ID)
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	bin, pre := e.runtimeFor(c)
+	cfg := shim.Config{
+		ID:          c.ID,
+		Runtime:     bin,
+		RuntimeArgs: pre,
+		Bundle:      e.containerDir(c.ID),
+		Dir:         dir,
+		Terminal:    c.Config.Tty,
+		Stdin:       c.Config.OpenStdin,
+		StdinOnce:   c.Config.StdinOnce,
+		LogDriver:   c.HostConfig.LogConfig.Type,
+		LogPath:     e.logPath(c),
+		ExitCommand: []string{e.exe, "--root", e.root, "--runroot", e.runroot, "container", "cleanup", c.ID},
+		Restart:     shim.RestartPolicy{Name: c.HostConfig.RestartPolicy.Name, MaxRetries: c.HostConfig.RestartPolicy.MaximumRetryCount},
+		Exe:         e.exe,
+	}
+	if cg := memoryCgroupDir(spec.Linux.CgroupsPath); cg != "" {
+		cfg.MemoryCgroup = cg
+	}
+	if c.HostConfig.AutoRemove {
+		cfg.Restart = shim.RestartPolicy{Name: "no"}
+	}
+	if err := logOpts(&cfg, c.HostConfig.LogConfig); err != nil {
+		return err
+	}
+	if h := c.Config.Healthcheck; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" {
+		cfg.Health = healthConfig(h)
+	}
+	st, err := shim.Start(ctx, cfg)
+	if err != nil {
+		return classify(err)
+	}
+	c.State.Pid = st.PID
+	if o.BeforeStart != nil {
+		if err := o.BeforeStart(dir); err != nil {
+			return err
+		}
+	}
+	if err := e.runRuntime(ctx, c, "start", c.ID); err != nil {
+		return classify(err)
+	}
+	c.State.Status = StatusRunning
+	c.State.StartedAt = time.Now().UTC()
+	c.State.FinishedAt = time.Time{}
+	c.State.ExitCode = 0
+	c.State.OOMKilled = false
+	if err := e.save(c); err != nil {
+		return err
+	}
+	e.emit("container", "start", c, nil)
+	return nil
+}
+
+// classify gives a start error Docker's exit code.
+func classify(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"), strings.Contains(msg, "not found"):
+		return &StartError{Code: 127, Err: err}
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
+		return &StartError{Code: 126, Err: err}
+	}
+	return &StartError{Code: 125, Err: err}
+}
+
+func (e *Engine) logPath(c *Container) string {
+	if c.HostConfig.LogConfig.Type == "k8s-file" {
+		return filepath.Join(e.containerDir(c.ID), "ctr.log")
+	}
+	return filepath.Join(e.containerDir(c.ID), c.ID+"-json.log")
+}
+
+// LogPath is where c's log file is.
+func (e *Engine) LogPath(c *Container) string { return e.logPath(c) }
+
+// mountRootfs mounts the container's snapshot on its bundle's rootfs.
+func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
+	if c.State.Mounted {
+		return nil
+	}
+	sn, err := e.OpenSnapshotter(c.Snapshotter)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	ms, err := sn.Mounts(ctx, c.SnapshotKey)
+	if err != nil {
+		return fmt.Errorf("container filesystem: %w", err)
+	}
+	rootfs := e.rootfs(c.ID)
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return err
+	}
+	// Mark first: a command killed between the mount and the save still
+	// unmounts at the next cleanup.
+	c.State.Mounted = true
+	if err := e.save(c); err != nil {
+		return err
+	}
+	if err := mount.All(ms, rootfs); err != nil {
+		return fmt.Errorf("mount the container's filesystem: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) unmountRootfs(c *Container) error {
+	if !c.State.Mounted {
+		return nil
+	}
+	if err := mount.UnmountAll(e.rootfs(c.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("unmount %s: %w", e.rootfs(c.ID), err)
+	}
+	c.State.Mounted = false
+	return nil
+}
+
+// memoryCgroupDir is the directory of the memory controller for a
+// container's cgroupsPath (v2 unified, else v1 memory).
+func memoryCgroupDir(cgPath string) string {
+	if cgPath == "" {
+		return ""
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return filepath.Join("/sys/fs/cgroup", cgPath)
+	}
+	return filepath.Join("/sys/fs/cgroup/memory", cgPath)
+}
+
+func withMounts(ms []mount.Mount, dir string, fn func() error) error {
+	if err := mount.All(ms, dir); err != nil {
+		return err
+	}
+	defer mount.UnmountAll(dir)
+	return fn()
+}
