@@ -182,3 +182,28 @@ func TestTerminalRestart(t *testing.T) {
 		t.Errorf("tty printed %d times, want 2:\n%s", n, readFile(c.LogPath))
 	}
 }
+
+func TestStdinNotRead(t *testing.T) {
+	// The container never reads stdin: the client's data waits (the
+	// monitor stays responsive) and is dropped when the container ends.
+	c := baseConfig(t, []string{"sleep", "100"}, nil)
+	c.Stdin = true
+	start(t, c)
+	pr, pw := io.Pipe()
+	var out syncBuf
+	wait := attachAsync(t, c.Dir, AttachOptions{Stdin: pr, Stdout: &out})
+	go func() {
+		pw.Write(bytes.Repeat([]byte("x"), 1<<20))
+	}()
+	if err := Resize(c.Dir, 10, 10); err != nil { // another client is served meanwhile
+		t.Fatal(err)
+	}
+	exec.Command(runtimeBin, "--root", runtimeRoot, "kill", c.ID, "KILL").Run()
+	if err := wait(); err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	if s := waitExit(t, c.Dir); s.ExitCode != 137 {
+		t.Fatalf("state %+v", s)
+	}
+	pw.Close()
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -119,5 +120,23 @@ func TestStartTimeout(t *testing.T) {
 			t.Fatalf("monitor %d left after the timeout", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStartFailure(t *testing.T) {
+	// A missing binary passes create and fails start (runc-like runtimes):
+	// with Config.Start the error is the runtime's and nothing is left.
+	c := baseConfig(t, []string{"/no-such-binary"}, nil)
+	_, err := Start(context.Background(), c)
+	var re *RuntimeError
+	if !errors.As(err, &re) {
+		t.Fatalf("Start = %v, want a RuntimeError", err)
+	}
+	t.Logf("error: %v", err)
+	if p := shimProcs(c.Dir); len(p) > 0 {
+		t.Errorf("processes left in %s: %v", c.Dir, p)
+	}
+	if out, err := exec.Command(runtimeBin, "--root", runtimeRoot, "state", c.ID).CombinedOutput(); err == nil {
+		t.Errorf("container left in the runtime: %s", out)
 	}
 }

@@ -26,10 +26,10 @@
 
 #define SYNC_FD 3
 
-struct shim_cfg cfg;
+struct shim_cfg shimcfg;
 
 static int sigfd = -1, attach_lfd = -1, sync_fd = -1;
-static sigset_t oldmask;
+sigset_t shim_oldmask;
 static struct stream sout = {-1, 1, NULL, 0}, serr = {-1, 2, NULL, 0};
 static int in_fd = -1;  // container stdin (pipe write end or pty master)
 static int master = -1; // pty master
@@ -41,9 +41,9 @@ static long long oom_base;
 static long long run_start_ms, restart_at_ms = -1, backoff_ms = 100;
 static unsigned long long my_start;
 
-void logf_(const char *fmt, ...) {
+void shim_logf(const char *fmt, ...) {
 	char buf[1024], ts[40];
-	now_str(ts, sizeof ts);
+	shim_now(ts, sizeof ts);
 	int n = snprintf(buf, sizeof buf, "%s ", ts);
 	va_list ap;
 	va_start(ap, fmt);
@@ -55,7 +55,7 @@ void logf_(const char *fmt, ...) {
 	if (n > (int)sizeof buf - 2)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
-	write_all(2, buf, (size_t)n);
+	shim_write_all(2, buf, (size_t)n);
 }
 
 static void add_arg(const char ***arr, int *n, int max, const char *v) {
@@ -70,8 +70,8 @@ static long long num(const char *v) { return strtoll(v, NULL, 10); }
 
 // parse_args reads the key=value arguments written by shim.go (args.go).
 static void parse_args(int argc, char **argv) {
-	cfg.log_driver = "json-file";
-	cfg.restart = "no";
+	shimcfg.log_driver = "json-file";
+	shimcfg.restart = "no";
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i], *eq = strchr(a, '=');
 		if (eq == NULL)
@@ -80,49 +80,49 @@ static void parse_args(int argc, char **argv) {
 		const char *v = eq + 1;
 #define K(s) (kl == sizeof(s) - 1 && memcmp(a, s, kl) == 0)
 		if (K("id"))
-			cfg.id = v;
+			shimcfg.id = v;
 		else if (K("runtime"))
-			cfg.runtime = v;
+			shimcfg.runtime = v;
 		else if (K("rarg"))
-			add_arg(&cfg.rargs, &cfg.nrargs, argc, v);
+			add_arg(&shimcfg.rargs, &shimcfg.nrargs, argc, v);
 		else if (K("bundle"))
-			cfg.bundle = v;
+			shimcfg.bundle = v;
 		else if (K("dir"))
-			cfg.dir = v;
+			shimcfg.dir = v;
 		else if (K("terminal"))
-			cfg.terminal = v[0] == '1';
+			shimcfg.terminal = v[0] == '1';
 		else if (K("stdin"))
-			cfg.stdin_ = v[0] == '1';
+			shimcfg.stdin_ = v[0] == '1';
 		else if (K("stdin-once"))
-			cfg.stdin_once = v[0] == '1';
+			shimcfg.stdin_once = v[0] == '1';
 		else if (K("start"))
-			cfg.start = v[0] == '1';
+			shimcfg.start = v[0] == '1';
 		else if (K("log-driver"))
-			cfg.log_driver = v;
+			shimcfg.log_driver = v;
 		else if (K("log-path"))
-			cfg.log_path = v;
+			shimcfg.log_path = v;
 		else if (K("log-max-size"))
-			cfg.log_max_size = num(v);
+			shimcfg.log_max_size = num(v);
 		else if (K("log-max-files"))
-			cfg.log_max_files = (int)num(v);
+			shimcfg.log_max_files = (int)num(v);
 		else if (K("exit-cmd"))
-			add_arg(&cfg.exit_cmd, &cfg.nexit, argc, v);
+			add_arg(&shimcfg.exit_cmd, &shimcfg.nexit, argc, v);
 		else if (K("restart"))
-			cfg.restart = v;
+			shimcfg.restart = v;
 		else if (K("restart-max"))
-			cfg.restart_max = (int)num(v);
+			shimcfg.restart_max = (int)num(v);
 		else if (K("memcg"))
-			cfg.memcg = v;
+			shimcfg.memcg = v;
 		else if (K("health-cmd"))
-			add_arg(&cfg.health_cmd, &cfg.nhealth, argc, v);
+			add_arg(&shimcfg.health_cmd, &shimcfg.nhealth, argc, v);
 		else if (K("health-interval"))
-			cfg.health_interval_ms = num(v);
+			shimcfg.health_interval_ms = num(v);
 		else if (K("health-timeout"))
-			cfg.health_timeout_ms = num(v);
+			shimcfg.health_timeout_ms = num(v);
 		else if (K("health-start-period"))
-			cfg.health_start_ms = num(v);
+			shimcfg.health_start_ms = num(v);
 		else if (K("health-retries"))
-			cfg.health_retries = (int)num(v);
+			shimcfg.health_retries = (int)num(v);
 #undef K
 	}
 }
@@ -138,7 +138,7 @@ static void sync_report(const char *fmt, ...) {
 	if (n > (int)sizeof buf - 1)
 		n = (int)sizeof buf - 1;
 	if (n > 0)
-		write_all(sync_fd, buf, (size_t)n);
+		shim_write_all(sync_fd, buf, (size_t)n);
 	// After an error the fd stays open until _exit: the caller's EOF then
 	// means that no monitor is left.
 	if (strncmp(buf, "ok", 2) == 0) {
@@ -147,188 +147,13 @@ static void sync_report(const char *fmt, ...) {
 	}
 }
 
-// spawn runs argv with the given stdio in a child that has the signal
-// state of a fresh process (SIGPIPE ignored and SIGCHLD blocked here are
-// inherited across exec otherwise).
-static pid_t spawn(const char *const *argv, int in, int outfd, int errfd, int detach) {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	if (detach)
-		setsid();
-	int fds[3] = {in, outfd, errfd};
-	// Move the fds above 2 first so that dup2 cannot clobber one another.
-	for (int i = 0; i < 3; i++)
-		if (fds[i] >= 0 && fds[i] < 3)
-			fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-	int null = -1;
-	for (int i = 0; i < 3; i++) {
-		int f = fds[i];
-		if (f < 0) {
-			if (null < 0)
-				null = open("/dev/null", O_RDWR | O_CLOEXEC);
-			f = null;
-		}
-		if (dup2(f, i) < 0)
-			_exit(126);
-	}
-	syscall(SYS_close_range, 3, ~0U, 0);
-	execvp(argv[0], (char *const *)argv);
-	dprintf(2, "berth shim: exec %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
-
-// runtime_argv builds RUNTIME RuntimeArgs... --log runtime.log
-// --log-format json VERB extra... ID.
-static const char **runtime_argv(const char *verb, const char **extra, int nextra, const char **tail, int ntail) {
-	int n = 0, max = cfg.nrargs + nextra + ntail + 10;
-	const char **a = calloc((size_t)max, sizeof(char *));
-	if (a == NULL)
-		return NULL;
-	a[n++] = cfg.runtime;
-	for (int i = 0; i < cfg.nrargs; i++)
-		a[n++] = cfg.rargs[i];
-	a[n++] = "--log";
-	a[n++] = "runtime.log";
-	a[n++] = "--log-format";
-	a[n++] = "json";
-	a[n++] = verb;
-	for (int i = 0; i < nextra; i++)
-		a[n++] = extra[i];
-	a[n++] = cfg.id;
-	for (int i = 0; i < ntail; i++)
-		a[n++] = tail[i];
-	a[n] = NULL;
-	return a;
-}
-
-// shim_spawn_exec starts `RUNTIME exec ID cmd...` for a health check.
-pid_t shim_spawn_exec(const char *const *cmd, int n, int outfd) {
-	const char **a = runtime_argv("exec", NULL, 0, (const char **)cmd, n);
-	if (a == NULL)
-		return -1;
-	pid_t pid = spawn(a, -1, outfd, outfd, 0);
-	free(a);
-	return pid;
-}
-
-static int wait_pid(pid_t pid) {
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
-}
-
-// json_str finds "key": "value" in a one-line JSON object (runc writes
-// "key":"v", crun "key": "v") and copies the unescaped value to out.
-static int json_str(const char *line, const char *key, char *out, size_t n) {
-	char pat[32];
-	snprintf(pat, sizeof pat, "\"%s\"", key);
-	for (const char *k = strstr(line, pat); k; k = strstr(k + 1, pat)) {
-		const char *v = k + strlen(pat);
-		while (*v == ' ')
-			v++;
-		if (*v++ != ':')
-			continue;
-		while (*v == ' ')
-			v++;
-		if (*v++ != '"')
-			continue;
-		size_t o = 0;
-		for (; *v && *v != '"' && o + 1 < n; v++) {
-			char c = *v;
-			if (c == '\\' && v[1]) {
-				c = *++v;
-				if (c == 'n' || c == 't' || c == 'r')
-					c = ' ';
-				else if (c == 'u') {
-					unsigned x = 0;
-					int i;
-					for (i = 1; i <= 4 && v[i]; i++) {
-						char h = v[i];
-						x = x * 16 + (unsigned)(h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
-					}
-					if (i <= 4)
-						break;
-					v += 4;
-					c = x < 0x80 ? (char)x : '?';
-				}
-			}
-			out[o++] = c;
-		}
-		out[o] = '\0';
-		return 0;
-	}
-	return -1;
-}
-
-// runtime_error returns the last "error" message in runtime.log, or a
-// description of the exit status st.
-static void runtime_error(char *out, size_t n, const char *verb, int st) {
-	out[0] = '\0';
-	int fd = open("runtime.log", O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0) {
-		off_t off = sb.st_size > 65536 ? sb.st_size - 65536 : 0;
-		size_t len = (size_t)(sb.st_size - off);
-		char *buf = malloc(len + 1);
-		ssize_t r = buf ? pread(fd, buf, len, off) : -1;
-		if (r > 0) {
-			buf[r] = '\0';
-			char *line = buf, lvl[16];
-			while (line && *line) {
-				char *nl = strchr(line, '\n');
-				if (nl)
-					*nl = '\0';
-				if (json_str(line, "level", lvl, sizeof lvl) == 0 && strcmp(lvl, "error") == 0)
-					json_str(line, "msg", out, n);
-				line = nl ? nl + 1 : NULL;
-			}
-		}
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (out[0] == '\0') {
-		if (st < 0)
-			snprintf(out, n, "%s %s: wait failed", cfg.runtime, verb);
-		else if (WIFSIGNALED(st))
-			snprintf(out, n, "%s %s: killed by signal %d", cfg.runtime, verb, WTERMSIG(st));
-		else
-			snprintf(out, n, "%s %s: exit status %d", cfg.runtime, verb, WEXITSTATUS(st));
-	}
-}
-
-// run_runtime runs a short runtime command (start, delete) and waits.
-static int run_runtime(const char *verb, const char **extra, int nextra, char *err, size_t errn) {
-	const char **a = runtime_argv(verb, extra, nextra, NULL, 0);
-	if (a == NULL)
-		return -1;
-	pid_t pid = spawn(a, -1, -1, -1, 0);
-	free(a);
-	if (pid < 0) {
-		snprintf(err, errn, "fork: %s", strerror(errno));
-		return -1;
-	}
-	int st = wait_pid(pid);
-	if (st == 0)
-		return 0;
-	if (err)
-		runtime_error(err, errn, verb, st);
-	return -1;
-}
-
 static long long read_oom(void) {
-	if (cfg.memcg == NULL || cfg.memcg[0] == '\0')
+	if (shimcfg.memcg == NULL || shimcfg.memcg[0] == '\0')
 		return -1;
 	static const char *files[] = {"memory.events", "memory.oom_control"};
 	for (int i = 0; i < 2; i++) {
 		char p[4200], buf[1024];
-		snprintf(p, sizeof p, "%s/%s", cfg.memcg, files[i]);
+		snprintf(p, sizeof p, "%s/%s", shimcfg.memcg, files[i]);
 		int fd = open(p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -351,8 +176,8 @@ static void write_state(const char *status) {
 			 "\"oom_killed\":%s,\"restart_count\":%d,\"shim_pid\":%d,\"shim_start\":%llu}\n",
 			 status, (int)cpid, started_at, exit_code, exited_at, oom_killed ? "true" : "false",
 			 restart_count, (int)getpid(), my_start);
-	if (write_file_atomic("state.json", buf, (size_t)n) < 0)
-		logf_("write state.json: %s", strerror(errno));
+	if (shim_write_atomic("state.json", buf, (size_t)n) < 0)
+		shim_logf("write state.json: %s", strerror(errno));
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -387,18 +212,18 @@ static int create_container(char *err, size_t errn) {
 	char sockpath[256];
 	unlink("runtime.log");
 	unlink("pid");
-	if (cfg.terminal) {
+	if (shimcfg.terminal) {
 		unlink("console.sock");
 		clfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		strcpy(sa.sun_path, "console.sock");
 		if (clfd < 0 || bind(clfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(clfd, 1) < 0) {
-			snprintf(err, errn, "console socket in %s: %s", cfg.dir, strerror(errno));
+			snprintf(err, errn, "console socket in %s: %s", shimcfg.dir, strerror(errno));
 			goto fail;
 		}
 		// Absolute when it fits in sun_path; the runtime runs in Dir anyway.
-		if (strlen(cfg.dir) + 14 < sizeof sa.sun_path)
-			snprintf(sockpath, sizeof sockpath, "%s/console.sock", cfg.dir);
+		if (strlen(shimcfg.dir) + 14 < sizeof sa.sun_path)
+			snprintf(sockpath, sizeof sockpath, "%s/console.sock", shimcfg.dir);
 		else
 			strcpy(sockpath, "console.sock");
 		// The runtime's own stderr goes to a pipe: its messages are read
@@ -410,7 +235,7 @@ static int create_container(char *err, size_t errn) {
 		cerr = epipe[1];
 	} else {
 		if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0 ||
-		    (cfg.stdin_ && pipe2(ipipe, O_CLOEXEC) < 0)) {
+		    (shimcfg.stdin_ && pipe2(ipipe, O_CLOEXEC) < 0)) {
 			snprintf(err, errn, "pipe: %s", strerror(errno));
 			goto fail;
 		}
@@ -421,15 +246,15 @@ static int create_container(char *err, size_t errn) {
 	const char *extra[6];
 	int ne = 0;
 	extra[ne++] = "--bundle";
-	extra[ne++] = cfg.bundle;
+	extra[ne++] = shimcfg.bundle;
 	extra[ne++] = "--pid-file";
 	extra[ne++] = "pid";
-	if (cfg.terminal) {
+	if (shimcfg.terminal) {
 		extra[ne++] = "--console-socket";
 		extra[ne++] = sockpath;
 	}
-	const char **a = runtime_argv("create", extra, ne, NULL, 0);
-	pid_t rpid = a ? spawn(a, cin, cout, cerr, 0) : -1;
+	const char **a = shim_runtime_argv("create", extra, ne, NULL, 0);
+	pid_t rpid = a ? shim_spawn(a, cin, cout, cerr, 0) : -1;
 	free(a);
 	// Our copies of the child's ends must go, or EOF never comes.
 	if (cin >= 0)
@@ -442,7 +267,7 @@ static int create_container(char *err, size_t errn) {
 		snprintf(err, errn, "fork runtime: %s", strerror(errno));
 		goto fail;
 	}
-	if (cfg.terminal) {
+	if (shimcfg.terminal) {
 		int pfd = (int)syscall(SYS_pidfd_open, rpid, 0);
 		int got = 0;
 		while (master < 0 && !got) {
@@ -462,8 +287,8 @@ static int create_container(char *err, size_t errn) {
 		if (pfd >= 0)
 			close(pfd);
 	}
-	int st = wait_pid(rpid);
-	if (cfg.terminal && master < 0 && st == 0) {
+	int st = shim_wait_pid(rpid);
+	if (shimcfg.terminal && master < 0 && st == 0) {
 		// The runtime may have exited right after sending.
 		set_nonblock(clfd);
 		master = recv_master(clfd);
@@ -474,7 +299,7 @@ static int create_container(char *err, size_t errn) {
 		unlink("console.sock");
 	}
 	if (st != 0) {
-		runtime_error(err, errn, "create", st);
+		shim_runtime_error(err, errn, "create", st);
 		goto fail;
 	}
 	char pbuf[32] = {0};
@@ -483,17 +308,19 @@ static int create_container(char *err, size_t errn) {
 	if (pf >= 0)
 		close(pf);
 	if (pn <= 0 || (cpid = (pid_t)atoi(pbuf)) <= 0) {
-		snprintf(err, errn, "%s create: no pid in %s/pid", cfg.runtime, cfg.dir);
+		snprintf(err, errn, "%s create: no pid in %s/pid", shimcfg.runtime, shimcfg.dir);
 		goto fail;
 	}
-	if (cfg.terminal) {
+	if (shimcfg.terminal) {
 		if (master < 0) {
-			snprintf(err, errn, "%s create: no pty master received on the console socket", cfg.runtime);
+			snprintf(err, errn, "%s create: no pty master received on the console socket", shimcfg.runtime);
 			goto fail;
 		}
 		set_nonblock(master);
-		sout.fd = master;
-		if (cfg.stdin_)
+		// Its own fd: the output side closes at EIO while stdin writes
+		// and resizes still use master.
+		sout.fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		if (shimcfg.stdin_)
 			in_fd = master;
 		// The runtime's stderr (its warnings) goes to the log as stderr.
 		serr.fd = epipe[0];
@@ -503,7 +330,7 @@ static int create_container(char *err, size_t errn) {
 		serr.fd = epipe[0];
 		set_nonblock(sout.fd);
 		set_nonblock(serr.fd);
-		if (cfg.stdin_) {
+		if (shimcfg.stdin_) {
 			in_fd = ipipe[1];
 			set_nonblock(in_fd);
 		}
@@ -519,11 +346,11 @@ fail:
 			set_nonblock(s.fd);
 			while (s.fd >= 0 && s.len < 16384) {
 				size_t before = s.len;
-				stream_read(&s);
+				shim_stream_read(&s);
 				if (s.fd >= 0 && s.len == before)
 					break;
 			}
-			stream_flush(&s);
+			shim_stream_flush(&s);
 			if (s.fd >= 0)
 				close(s.fd);
 			free(s.buf);
@@ -534,13 +361,13 @@ fail:
 		if (fds[i] >= 0)
 			close(fds[i]);
 	master = -1;
-	if (cfg.terminal)
+	if (shimcfg.terminal)
 		unlink("console.sock");
 	return -1;
 }
 
 static int start_container(char *err, size_t errn) {
-	if (run_runtime("start", NULL, 0, err, errn) < 0)
+	if (shim_run_runtime("start", NULL, 0, err, errn) < 0)
 		return -1;
 	return 0;
 }
@@ -548,19 +375,19 @@ static int start_container(char *err, size_t errn) {
 static void delete_container(void) {
 	const char *f[] = {"-f"};
 	char err[512];
-	if (run_runtime("delete", f, 1, err, sizeof err) < 0)
-		logf_("delete: %s", err);
+	if (shim_run_runtime("delete", f, 1, err, sizeof err) < 0)
+		shim_logf("delete: %s", err);
 }
 
 static void mark_running(void) {
 	running = 1;
-	now_str(started_at, sizeof started_at);
+	shim_now(started_at, sizeof started_at);
 	exited_at[0] = '\0';
-	run_start_ms = mono_ms();
+	run_start_ms = shim_mono_ms();
 	oom_killed = 0;
 	exit_code = 0;
 	write_state("running");
-	health_container_running(1);
+	shim_health_running(1);
 }
 
 static void close_stdio(void) {
@@ -570,61 +397,63 @@ static void close_stdio(void) {
 		close(serr.fd);
 	if (in_fd >= 0 && in_fd != master)
 		close(in_fd);
+	if (master >= 0)
+		close(master);
 	sout.fd = serr.fd = in_fd = master = -1;
 }
 
 // drain reads what the streams still hold after the container exited.
 // Bounded: a grandchild that inherited the pipes may keep them open.
 static void drain(void) {
-	long long end = mono_ms() + 2000;
-	while ((sout.fd >= 0 || serr.fd >= 0) && mono_ms() < end) {
+	long long end = shim_mono_ms() + 2000;
+	while ((sout.fd >= 0 || serr.fd >= 0) && shim_mono_ms() < end) {
 		struct pollfd p[2] = {{sout.fd, POLLIN, 0}, {serr.fd, POLLIN, 0}};
 		int r = poll(p, 2, 100);
 		if (r <= 0)
 			break;
 		if (p[0].revents)
-			stream_read(&sout);
+			shim_stream_read(&sout);
 		if (p[1].revents)
-			stream_read(&serr);
+			shim_stream_read(&serr);
 	}
-	stream_flush(&sout);
-	stream_flush(&serr);
+	shim_stream_flush(&sout);
+	shim_stream_flush(&serr);
 	close_stdio();
 }
 
 static int should_restart(void) {
 	if (access("stopped", F_OK) == 0)
 		return 0;
-	if (strcmp(cfg.restart, "always") == 0 || strcmp(cfg.restart, "unless-stopped") == 0)
+	if (strcmp(shimcfg.restart, "always") == 0 || strcmp(shimcfg.restart, "unless-stopped") == 0)
 		return 1;
-	if (strcmp(cfg.restart, "on-failure") == 0)
-		return exit_code != 0 && (cfg.restart_max <= 0 || restart_count < cfg.restart_max);
+	if (strcmp(shimcfg.restart, "on-failure") == 0)
+		return exit_code != 0 && (shimcfg.restart_max <= 0 || restart_count < shimcfg.restart_max);
 	return 0;
 }
 
 static void finish(void) {
 	write_state("exited");
 	unlink("attach"); // new clients find it gone, not a dead listener
-	attach_close_all();
-	log_close();
-	if (cfg.nexit > 0)
-		spawn(cfg.exit_cmd, -1, -1, -1, 1);
+	shim_attach_close_all();
+	shim_log_close();
+	if (shimcfg.nexit > 0)
+		shim_spawn(shimcfg.exit_cmd, -1, -1, -1, 1);
 	_exit(0);
 }
 
 static void container_exited(int st) {
 	running = 0;
-	health_container_running(0);
-	now_str(exited_at, sizeof exited_at);
+	shim_health_running(0);
+	shim_now(exited_at, sizeof exited_at);
 	exit_code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 	long long o = read_oom();
 	oom_killed = o >= 0 && o > oom_base;
 	drain();
 	if (!should_restart())
 		finish();
-	if (mono_ms() - run_start_ms >= 10000)
+	if (shim_mono_ms() - run_start_ms >= 10000)
 		backoff_ms = 100;
-	restart_at_ms = mono_ms() + backoff_ms;
+	restart_at_ms = shim_mono_ms() + backoff_ms;
 	backoff_ms *= 2;
 	if (backoff_ms > 10000)
 		backoff_ms = 10000;
@@ -639,12 +468,12 @@ static void do_restart(void) {
 	delete_container();
 	restart_count++;
 	if (create_container(err, sizeof err) < 0 || start_container(err, sizeof err) < 0) {
-		logf_("restart: %s", err);
+		shim_logf("restart: %s", err);
 		close_stdio();
 		exit_code = 128;
 		if (!should_restart())
 			finish();
-		restart_at_ms = mono_ms() + backoff_ms;
+		restart_at_ms = shim_mono_ms() + backoff_ms;
 		backoff_ms = backoff_ms * 2 > 10000 ? 10000 : backoff_ms * 2;
 		write_state("restarting");
 		return;
@@ -664,7 +493,7 @@ static void reap(void) {
 		if (p == cpid && running)
 			container_exited(st);
 		else
-			health_reaped(p, st);
+			shim_health_reaped(p, st);
 	}
 }
 
@@ -677,39 +506,39 @@ static void loop(void) {
 		p[n++] = (struct pollfd){sout.fd, POLLIN, 0};
 		p[n++] = (struct pollfd){serr.fd, POLLIN, 0};
 		int hp = n;
-		n += health_pollfd(&p[n]);
+		n += shim_health_pollfd(&p[n]);
 		int ap = n;
-		n += attach_pollfds(&p[n], 64 - n, in_fd);
-		long long now = mono_ms(), to = -1;
+		n += shim_attach_pollfds(&p[n], 64 - n, in_fd);
+		long long now = shim_mono_ms(), to = -1;
 		if (restart_at_ms >= 0)
 			to = restart_at_ms > now ? restart_at_ms - now : 0;
-		long long ht = health_next_timeout(now);
+		long long ht = shim_health_next_timeout(now);
 		if (ht >= 0 && (to < 0 || ht < to))
 			to = ht;
 		int r = poll(p, (nfds_t)n, (int)to);
 		if (r < 0 && errno != EINTR) {
-			logf_("poll: %s", strerror(errno));
+			shim_logf("poll: %s", strerror(errno));
 			_exit(1);
 		}
-		now = mono_ms();
+		now = shim_mono_ms();
 		if (r > 0) {
 			// Accept first: a client that connected before this output
 			// was produced gets it.
 			if (p[1].revents & POLLIN)
-				attach_accept(attach_lfd);
+				shim_attach_accept(attach_lfd);
 			if (p[2].revents)
-				stream_read(&sout);
+				shim_stream_read(&sout);
 			if (p[3].revents)
-				stream_read(&serr);
-			attach_handle(&p[ap], n - ap, &in_fd, master);
+				shim_stream_read(&serr);
+			shim_attach_handle(&p[ap], n - ap, &in_fd, master);
 			if (hp < ap)
-				health_handle(&p[hp], now);
+				shim_health_handle(&p[hp], now);
 			if (p[0].revents & POLLIN)
 				reap();
 		}
 		if (hp == ap)
-			health_handle(NULL, now);
-		if (restart_at_ms >= 0 && mono_ms() >= restart_at_ms)
+			shim_health_handle(NULL, now);
+		if (restart_at_ms >= 0 && shim_mono_ms() >= restart_at_ms)
 			do_restart();
 	}
 }
@@ -738,7 +567,7 @@ void berth_shim(int argc, char **argv) {
 		return;
 	unsetenv("_BERTH_SHIM");
 	parse_args(argc, argv);
-	if (cfg.id == NULL || cfg.runtime == NULL || cfg.bundle == NULL || cfg.dir == NULL) {
+	if (shimcfg.id == NULL || shimcfg.runtime == NULL || shimcfg.bundle == NULL || shimcfg.dir == NULL) {
 		dprintf(SYNC_FD, "error shim: missing id, runtime, bundle or dir argument");
 		_exit(2);
 	}
@@ -751,8 +580,8 @@ void berth_shim(int argc, char **argv) {
 		_exit(0); // the Go caller reaps this one at once
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	if (chdir(cfg.dir) < 0) {
-		dprintf(SYNC_FD, "error shim: chdir %s: %s", cfg.dir, strerror(errno));
+	if (chdir(shimcfg.dir) < 0) {
+		dprintf(SYNC_FD, "error shim: chdir %s: %s", shimcfg.dir, strerror(errno));
 		_exit(1);
 	}
 	setup_fds();
@@ -761,13 +590,13 @@ void berth_shim(int argc, char **argv) {
 	sigset_t m;
 	sigemptyset(&m);
 	sigaddset(&m, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &m, &oldmask);
+	sigprocmask(SIG_BLOCK, &m, &shim_oldmask);
 	sigfd = signalfd(-1, &m, SFD_CLOEXEC | SFD_NONBLOCK);
-	my_start = proc_starttime(0);
+	my_start = shim_starttime(0);
 	char buf[64];
 	int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
-	if (write_file_atomic("shim.pid", buf, (size_t)n) < 0) {
-		sync_report("error shim: write %s/shim.pid: %s", cfg.dir, strerror(errno));
+	if (shim_write_atomic("shim.pid", buf, (size_t)n) < 0) {
+		sync_report("error shim: write %s/shim.pid: %s", shimcfg.dir, strerror(errno));
 		_exit(1);
 	}
 	char err[2048];
@@ -775,13 +604,13 @@ void berth_shim(int argc, char **argv) {
 		sync_report("error shim: signalfd: %s", strerror(errno));
 		_exit(1);
 	}
-	if (log_open() < 0) {
-		sync_report("error shim: open log %s: %s", cfg.log_path ? cfg.log_path : "", strerror(errno));
+	if (shim_log_open() < 0) {
+		sync_report("error shim: open log %s: %s", shimcfg.log_path ? shimcfg.log_path : "", strerror(errno));
 		_exit(1);
 	}
-	attach_lfd = attach_listen();
+	attach_lfd = shim_attach_listen();
 	if (attach_lfd < 0) {
-		sync_report("error shim: attach socket %s/attach: %s", cfg.dir, strerror(errno));
+		sync_report("error shim: attach socket %s/attach: %s", shimcfg.dir, strerror(errno));
 		_exit(1);
 	}
 	if (create_container(err, sizeof err) < 0) {
@@ -790,7 +619,7 @@ void berth_shim(int argc, char **argv) {
 		unlink("shim.pid");
 		_exit(1);
 	}
-	if (cfg.start && start_container(err, sizeof err) < 0) {
+	if (shimcfg.start && start_container(err, sizeof err) < 0) {
 		sync_report("error %s", err);
 		close_stdio();
 		delete_container();
@@ -798,7 +627,7 @@ void berth_shim(int argc, char **argv) {
 		unlink("shim.pid");
 		_exit(1);
 	}
-	health_init();
+	shim_health_init();
 	mark_running();
 	sync_report("ok %d %d\n", (int)getpid(), (int)cpid);
 	loop();

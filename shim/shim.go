@@ -13,8 +13,13 @@
 //
 // Files in Config.Dir: shim.pid, shim.log (the monitor's own errors),
 // runtime.log (the runtime's, JSON), pid (container init), state.json,
-// health.json, attach (socket). The engine creates Dir/stopped before it
-// stops or kills the container on purpose, which prevents a restart.
+// health.json, attach (socket), console.sock (while a pty container is
+// created). The engine creates Dir/stopped (MarkStopped) before it stops
+// or kills the container on purpose, which prevents a restart.
+//
+// state.json says "running" from the moment the container is created:
+// the monitor cannot see the engine's `RUNTIME start` (unless
+// Config.Start), so StartedAt is the create (or restart) time.
 package shim
 
 /*

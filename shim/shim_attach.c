@@ -32,7 +32,7 @@ struct client {
 static struct client *cl[MAX_CLIENTS];
 static int ncl;
 
-int attach_listen(void) {
+int shim_attach_listen(void) {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
@@ -55,7 +55,7 @@ static void drop(int i) {
 	cl[i] = cl[--ncl];
 }
 
-void attach_accept(int lfd) {
+void shim_attach_accept(int lfd) {
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
@@ -126,8 +126,8 @@ static int send_frame(struct client *c, int type, const char *p, size_t n) {
 	return 0;
 }
 
-void attach_broadcast(int type, const char *p, size_t n) {
-	if (cfg.terminal)
+void shim_attach_broadcast(int type, const char *p, size_t n) {
+	if (shimcfg.terminal)
 		type = 1;
 	for (int i = 0; i < ncl;) {
 		if (send_frame(cl[i], type, p, n) < 0)
@@ -137,7 +137,7 @@ void attach_broadcast(int type, const char *p, size_t n) {
 	}
 }
 
-int attach_pollfds(struct pollfd *pfd, int max, int in_fd) {
+int shim_attach_pollfds(struct pollfd *pfd, int max, int in_fd) {
 	int n = 0, blocked = 0;
 	for (int i = 0; i < ncl && n < max - 1; i++) {
 		short ev = 0;
@@ -193,7 +193,7 @@ static void close_stdin(int *in_fd, int master) {
 static void dispatch(struct client *c, int *in_fd, int master) {
 	switch (c->hdr[0]) {
 	case 0:
-		if (!cfg.stdin_) {
+		if (!shimcfg.stdin_) {
 			c->plen = 0;
 			break;
 		}
@@ -201,7 +201,7 @@ static void dispatch(struct client *c, int *in_fd, int master) {
 		feed(c, in_fd);
 		return;
 	case 4: // stdin EOF; payload byte 1 forces the close
-		if (cfg.stdin_once || (c->plen > 0 && c->pl[0] == 1))
+		if (shimcfg.stdin_once || (c->plen > 0 && c->pl[0] == 1))
 			close_stdin(in_fd, master);
 		break;
 	case 5:
@@ -250,9 +250,10 @@ static int client_read(struct client *c, int *in_fd, int master) {
 	return 0;
 }
 
-void attach_handle(struct pollfd *pfd, int n, int *in_fd, int master) {
+void shim_attach_handle(struct pollfd *pfd, int n, int *in_fd, int master) {
 	// Entries are in client order; the last one is container stdin.
-	int stdin_ready = n > 0 && (pfd[n - 1].revents & (POLLOUT | POLLERR | POLLHUP));
+	// With stdin gone, blocked clients are released (their data dropped).
+	int stdin_ready = *in_fd < 0 || (n > 0 && (pfd[n - 1].revents & (POLLOUT | POLLERR | POLLHUP)));
 	int nc = n - 1;
 	// Walk backwards: drop() moves the last client into the hole.
 	for (int i = nc - 1; i >= 0; i--) {
@@ -272,12 +273,12 @@ void attach_handle(struct pollfd *pfd, int n, int *in_fd, int master) {
 	}
 }
 
-// attach_close_all sends what is queued (briefly, blocking) and closes.
-void attach_close_all(void) {
-	long long end = mono_ms() + 2000;
+// shim_attach_close_all sends what is queued (briefly, blocking) and closes.
+void shim_attach_close_all(void) {
+	long long end = shim_mono_ms() + 2000;
 	for (int i = 0; i < ncl; i++) {
 		struct client *c = cl[i];
-		while (c->qlen > 0 && mono_ms() < end) {
+		while (c->qlen > 0 && shim_mono_ms() < end) {
 			struct pollfd p = {c->fd, POLLOUT, 0};
 			if (poll(&p, 1, 100) < 0 || flushq(c) < 0)
 				break;

@@ -35,31 +35,31 @@ static struct result res[KEEP];
 static int nres;
 
 
-void health_init(void) {
-	enabled = cfg.nhealth > 0;
+void shim_health_init(void) {
+	enabled = shimcfg.nhealth > 0;
 	if (!enabled)
 		return;
-	if (cfg.health_interval_ms <= 0)
-		cfg.health_interval_ms = 30000;
-	if (cfg.health_timeout_ms <= 0)
-		cfg.health_timeout_ms = 30000;
-	if (cfg.health_retries <= 0)
-		cfg.health_retries = 3;
+	if (shimcfg.health_interval_ms <= 0)
+		shimcfg.health_interval_ms = 30000;
+	if (shimcfg.health_timeout_ms <= 0)
+		shimcfg.health_timeout_ms = 30000;
+	if (shimcfg.health_retries <= 0)
+		shimcfg.health_retries = 3;
 }
 
-void health_container_running(int r) {
+void shim_health_running(int r) {
 	running = r;
 	if (enabled && r) {
-		long long now = mono_ms();
+		long long now = shim_mono_ms();
 		// Like Docker: a (re)started container is "starting" again.
 		status = "starting";
 		failing = 0;
-		next_ms = now + cfg.health_interval_ms;
-		start_period_end = now + cfg.health_start_ms;
+		next_ms = now + shimcfg.health_interval_ms;
+		start_period_end = now + shimcfg.health_start_ms;
 	}
 }
 
-long long health_next_timeout(long long now) {
+long long shim_health_next_timeout(long long now) {
 	if (!enabled)
 		return -1;
 	if (hpid > 0)
@@ -69,7 +69,7 @@ long long health_next_timeout(long long now) {
 	return next_ms > now ? next_ms - now : 0;
 }
 
-int health_pollfd(struct pollfd *p) {
+int shim_health_pollfd(struct pollfd *p) {
 	if (hfd < 0)
 		return 0;
 	*p = (struct pollfd){hfd, POLLIN, 0};
@@ -115,12 +115,12 @@ static void write_health(void) {
 		const char *out = res[i].out ? res[i].out : "";
 		o += (size_t)snprintf(b + o, cap - o, "%s{\"Start\":\"%s\",\"End\":\"%s\",\"ExitCode\":%d,\"Output\":\"",
 				      i ? "," : "", res[i].start, res[i].end, res[i].code);
-		o += json_escape(b + o, out, strlen(out));
+		o += shim_json_escape(b + o, out, strlen(out));
 		o += (size_t)snprintf(b + o, cap - o, "\"}");
 	}
 	o += (size_t)snprintf(b + o, cap - o, "]}\n");
-	if (write_file_atomic("health.json", b, o) < 0)
-		logf_("write health.json: %s", strerror(errno));
+	if (shim_write_atomic("health.json", b, o) < 0)
+		shim_logf("write health.json: %s", strerror(errno));
 	free(b);
 }
 
@@ -132,12 +132,12 @@ static void record(int code) {
 	}
 	struct result *r = &res[nres++];
 	memcpy(r->start, hstart, sizeof r->start);
-	now_str(r->end, sizeof r->end);
+	shim_now(r->end, sizeof r->end);
 	r->code = code;
 	r->out = malloc(houtlen + 64);
 	if (r->out) {
 		if (timed_out)
-			houtlen = (size_t)snprintf(r->out, 64, "Health check exceeded timeout (%lldms)", cfg.health_timeout_ms);
+			houtlen = (size_t)snprintf(r->out, 64, "Health check exceeded timeout (%lldms)", shimcfg.health_timeout_ms);
 		else
 			memcpy(r->out, hout ? hout : "", houtlen);
 		r->out[houtlen] = '\0';
@@ -148,9 +148,9 @@ static void record(int code) {
 	if (code == 0) {
 		failing = 0;
 		status = "healthy";
-	} else if (mono_ms() >= start_period_end || strcmp(status, "starting") != 0) {
+	} else if (shim_mono_ms() >= start_period_end || strcmp(status, "starting") != 0) {
 		failing++;
-		if (failing >= cfg.health_retries)
+		if (failing >= shimcfg.health_retries)
 			status = "unhealthy";
 	}
 	write_health();
@@ -160,21 +160,21 @@ static void start_check(long long now) {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return;
-	now_str(hstart, sizeof hstart);
+	shim_now(hstart, sizeof hstart);
 	timed_out = 0;
-	hpid = shim_spawn_exec(cfg.health_cmd, cfg.nhealth, p[1]);
+	hpid = shim_spawn_exec(shimcfg.health_cmd, shimcfg.nhealth, p[1]);
 	close(p[1]);
 	if (hpid < 0) {
 		close(p[0]);
-		next_ms = now + cfg.health_interval_ms;
+		next_ms = now + shimcfg.health_interval_ms;
 		return;
 	}
 	hfd = p[0];
 	fcntl(hfd, F_SETFL, O_NONBLOCK);
-	deadline_ms = now + cfg.health_timeout_ms;
+	deadline_ms = now + shimcfg.health_timeout_ms;
 }
 
-void health_handle(struct pollfd *p, long long now) {
+void shim_health_handle(struct pollfd *p, long long now) {
 	if (!enabled)
 		return;
 	if (p && p->revents)
@@ -190,7 +190,7 @@ void health_handle(struct pollfd *p, long long now) {
 		start_check(now);
 }
 
-int health_reaped(pid_t pid, int st) {
+int shim_health_reaped(pid_t pid, int st) {
 	if (pid != hpid || hpid <= 0)
 		return 0;
 	hpid = -1;
@@ -204,6 +204,6 @@ int health_reaped(pid_t pid, int st) {
 		code = -1;
 	if (running)
 		record(code);
-	next_ms = mono_ms() + cfg.health_interval_ms;
+	next_ms = shim_mono_ms() + shimcfg.health_interval_ms;
 	return 1;
 }

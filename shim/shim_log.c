@@ -18,26 +18,26 @@ static int logfd = -1;
 static long long logsize;
 static int driver; // 0 none, 1 json-file, 2 k8s-file
 
-long long mono_ms(void) {
+long long shim_mono_ms(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void fmt_time(char *out, size_t n, const struct timespec *ts) {
+void shim_fmt_time(char *out, size_t n, const struct timespec *ts) {
 	struct tm tm;
 	gmtime_r(&ts->tv_sec, &tm);
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec);
 }
 
-void now_str(char *out, size_t n) {
+void shim_now(char *out, size_t n) {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	fmt_time(out, n, &ts);
+	shim_fmt_time(out, n, &ts);
 }
 
-int write_all(int fd, const void *p, size_t n) {
+int shim_write_all(int fd, const void *p, size_t n) {
 	const char *c = p;
 	while (n > 0) {
 		ssize_t w = write(fd, c, n);
@@ -52,15 +52,15 @@ int write_all(int fd, const void *p, size_t n) {
 	return 0;
 }
 
-// write_file_atomic replaces name (relative to Dir) by writing a temp
+// shim_write_atomic replaces name (relative to Dir) by writing a temp
 // file and renaming it: readers see the old or the new content, never half.
-int write_file_atomic(const char *name, const char *data, size_t n) {
+int shim_write_atomic(const char *name, const char *data, size_t n) {
 	char tmp[256];
 	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, data, n) < 0) {
+	if (shim_write_all(fd, data, n) < 0) {
 		close(fd);
 		unlink(tmp);
 		return -1;
@@ -69,9 +69,9 @@ int write_file_atomic(const char *name, const char *data, size_t n) {
 	return rename(tmp, name);
 }
 
-// proc_starttime is field 22 of /proc/PID/stat (0: self); with the pid
+// shim_starttime is field 22 of /proc/PID/stat (0: self); with the pid
 // it identifies a process across pid reuse.
-unsigned long long proc_starttime(pid_t pid) {
+unsigned long long shim_starttime(pid_t pid) {
 	char p[64], buf[1024];
 	if (pid)
 		snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
@@ -98,7 +98,7 @@ unsigned long long proc_starttime(pid_t pid) {
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
-size_t json_escape(char *out, const char *in, size_t n) {
+size_t shim_json_escape(char *out, const char *in, size_t n) {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -133,7 +133,7 @@ size_t json_escape(char *out, const char *in, size_t n) {
 }
 
 static int open_log(void) {
-	logfd = open(cfg.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	logfd = open(shimcfg.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (logfd < 0)
 		return -1;
 	struct stat sb;
@@ -141,17 +141,17 @@ static int open_log(void) {
 	return 0;
 }
 
-int log_open(void) {
-	if (cfg.log_path == NULL || cfg.log_path[0] == '\0' || strcmp(cfg.log_driver, "none") == 0) {
+int shim_log_open(void) {
+	if (shimcfg.log_path == NULL || shimcfg.log_path[0] == '\0' || strcmp(shimcfg.log_driver, "none") == 0) {
 		driver = 0;
 		return 0;
 	}
-	driver = strcmp(cfg.log_driver, "k8s-file") == 0 ? 2 : 1;
+	driver = strcmp(shimcfg.log_driver, "k8s-file") == 0 ? 2 : 1;
 	return open_log();
 }
 
-void log_close(void) {
-	log_flush();
+void shim_log_close(void) {
+	shim_log_flush();
 	if (logfd >= 0)
 		close(logfd);
 	logfd = -1;
@@ -160,7 +160,7 @@ void log_close(void) {
 // rotate shifts path.N-2 → path.N-1 ... path → path.1 (the oldest is
 // dropped) and starts an empty path. With one file it just truncates.
 static void rotate(void) {
-	size_t pl = strlen(cfg.log_path) + 16;
+	size_t pl = strlen(shimcfg.log_path) + 16;
 	char *a = malloc(pl), *b = malloc(pl);
 	if (a == NULL || b == NULL) {
 		free(a);
@@ -168,23 +168,23 @@ static void rotate(void) {
 		return;
 	}
 	if (logfd >= 0)
-		close(logfd); // not log_close: the caller holds entries in lbuf
+		close(logfd); // not shim_log_close: the caller holds entries in lbuf
 	logfd = -1;
-	if (cfg.log_max_files <= 1) {
-		logfd = open(cfg.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+	if (shimcfg.log_max_files <= 1) {
+		logfd = open(shimcfg.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
 		logsize = 0;
 	} else {
-		for (int i = cfg.log_max_files - 1; i >= 1; i--) {
-			snprintf(b, pl, "%s.%d", cfg.log_path, i);
+		for (int i = shimcfg.log_max_files - 1; i >= 1; i--) {
+			snprintf(b, pl, "%s.%d", shimcfg.log_path, i);
 			if (i == 1)
-				snprintf(a, pl, "%s", cfg.log_path);
+				snprintf(a, pl, "%s", shimcfg.log_path);
 			else
-				snprintf(a, pl, "%s.%d", cfg.log_path, i - 1);
+				snprintf(a, pl, "%s.%d", shimcfg.log_path, i - 1);
 			if (rename(a, b) < 0 && errno != ENOENT)
-				logf_("rotate %s: %s", a, strerror(errno));
+				shim_logf("rotate %s: %s", a, strerror(errno));
 		}
 		if (open_log() < 0)
-			logf_("open log %s: %s", cfg.log_path, strerror(errno));
+			shim_logf("open log %s: %s", shimcfg.log_path, strerror(errno));
 	}
 	free(a);
 	free(b);
@@ -195,8 +195,8 @@ static void rotate(void) {
 static char *lbuf;
 static size_t llen, lcap;
 
-void log_flush(void) {
-	if (llen > 0 && logfd >= 0 && write_all(logfd, lbuf, llen) == 0)
+void shim_log_flush(void) {
+	if (llen > 0 && logfd >= 0 && shim_write_all(logfd, lbuf, llen) == 0)
 		logsize += (long long)llen;
 	llen = 0;
 	if (lcap > 256 * 1024) { // a burst grew it: give the memory back
@@ -206,9 +206,9 @@ void log_flush(void) {
 	}
 }
 
-// log_entry adds one entry for a line (without its '\n') or, when
+// shim_log_entry adds one entry for a line (without its '\n') or, when
 // partial, a piece of a line longer than the buffer or cut by exit.
-void log_entry(int type, const char *p, size_t n, int partial) {
+void shim_log_entry(int type, const char *p, size_t n, int partial) {
 	if (driver == 0 || logfd < 0)
 		return;
 	size_t need = llen + n * 6 + 128;
@@ -223,13 +223,13 @@ void log_entry(int type, const char *p, size_t n, int partial) {
 		lcap = cap;
 	}
 	char ts[40];
-	now_str(ts, sizeof ts);
+	shim_now(ts, sizeof ts);
 	const char *sname = type == 2 ? "stderr" : "stdout";
 	char *e = lbuf + llen;
 	size_t cap = lcap - llen, o;
 	if (driver == 1) {
 		o = (size_t)snprintf(e, cap, "{\"log\":\"");
-		o += json_escape(e + o, p, n);
+		o += shim_json_escape(e + o, p, n);
 		o += (size_t)snprintf(e + o, cap - o, "%s\",\"stream\":\"%s\",\"time\":\"%s\"}\n", partial ? "" : "\\n",
 				      sname, ts);
 	} else {
@@ -238,11 +238,11 @@ void log_entry(int type, const char *p, size_t n, int partial) {
 		o += n;
 		e[o++] = '\n';
 	}
-	if (cfg.log_max_size > 0 && logsize + (long long)llen > 0 &&
-	    logsize + (long long)(llen + o) > cfg.log_max_size) {
+	if (shimcfg.log_max_size > 0 && logsize + (long long)llen > 0 &&
+	    logsize + (long long)(llen + o) > shimcfg.log_max_size) {
 		// Earlier entries go to the current file, this one to the next.
 		size_t prev = llen;
-		if (prev > 0 && logfd >= 0 && write_all(logfd, lbuf, prev) == 0)
+		if (prev > 0 && logfd >= 0 && shim_write_all(logfd, lbuf, prev) == 0)
 			logsize += (long long)prev;
 		llen = 0;
 		rotate();
@@ -253,9 +253,9 @@ void log_entry(int type, const char *p, size_t n, int partial) {
 	llen += o;
 }
 
-// stream_read reads once from s, forwards the bytes to attach clients and
+// shim_stream_read reads once from s, forwards the bytes to attach clients and
 // logs complete lines; a full buffer without newline is logged partial.
-void stream_read(struct stream *s) {
+void shim_stream_read(struct stream *s) {
 	if (s->fd < 0)
 		return;
 	if (s->buf == NULL && (s->buf = malloc(LINE_BUF)) == NULL)
@@ -268,29 +268,29 @@ void stream_read(struct stream *s) {
 		s->fd = -1;
 		return;
 	}
-	attach_broadcast(s->type, s->buf + s->len, (size_t)r);
+	shim_attach_broadcast(s->type, s->buf + s->len, (size_t)r);
 	s->len += (size_t)r;
 	size_t start = 0;
 	for (size_t i = s->len - (size_t)r; i < s->len; i++) {
 		if (s->buf[i] == '\n') {
-			log_entry(s->type, s->buf + start, i - start, 0);
+			shim_log_entry(s->type, s->buf + start, i - start, 0);
 			start = i + 1;
 		}
 	}
 	if (start == 0 && s->len == LINE_BUF) {
-		log_entry(s->type, s->buf, s->len, 1);
+		shim_log_entry(s->type, s->buf, s->len, 1);
 		start = s->len;
 	}
 	if (start > 0) {
 		memmove(s->buf, s->buf + start, s->len - start);
 		s->len -= start;
 	}
-	log_flush();
+	shim_log_flush();
 }
 
-void stream_flush(struct stream *s) {
+void shim_stream_flush(struct stream *s) {
 	if (s->len > 0 && s->buf)
-		log_entry(s->type, s->buf, s->len, 1);
+		shim_log_entry(s->type, s->buf, s->len, 1);
 	s->len = 0;
-	log_flush();
+	shim_log_flush();
 }

@@ -133,6 +133,9 @@ func TestCreateFailure(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.Dir, "attach")); err == nil {
 		t.Errorf("attach socket left behind")
 	}
+	if out, err := exec.Command(runtimeBin, "--root", runtimeRoot, "state", c.ID).CombinedOutput(); err == nil {
+		t.Errorf("container left in the runtime: %s", out)
+	}
 	// A bad mount fails later, in the init stage.
 	c2 := baseConfig(t, []string{"true"}, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/nonexistent-mount-src", Options: []string{"bind"}})

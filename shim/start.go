@@ -75,9 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Started, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shim %s: spawn %s: %w", cfg.ID, exe, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		r.SetReadDeadline(dl)
-	}
+	// Only after ctx is done (not at its deadline): ctx.Err() is then set.
 	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
 	defer stop()
 	msg, err := io.ReadAll(r)

@@ -99,7 +99,7 @@ func procStart(pid int) uint64 {
 	return v
 }
 
-// Health is Dir/health.json (Docker's shape).
+// HealthState is Dir/health.json (Docker's shape).
 type HealthState struct {
 	Status        string      `json:"Status"` // starting, healthy, unhealthy
 	FailingStreak int         `json:"FailingStreak"`
