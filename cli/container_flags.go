@@ -40,7 +40,7 @@ type runFlags struct {
 func (f *runFlags) register(fs *pflag.FlagSet, run bool) {
 	f.fs = fs
 	fs.Bool("help", false, "print usage") // -h is --hostname, as in Docker
-	fs.SetInterspersed(false) // flags after IMAGE belong to the command
+	fs.SetInterspersed(false)             // flags after IMAGE belong to the command
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
 		fs.BoolVar(&f.sigProxy, "sig-proxy", true, "proxy received signals to the container")

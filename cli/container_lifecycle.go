@@ -65,7 +65,7 @@ func newStartCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				code, err := attachAndStart(ctx, e, c, interactive && c.Config.OpenStdin, c.Config.Tty, detachKeys, true, true)
+				code, err := attachAndStart(ctx, e, c, interactive && c.Config.OpenStdin, c.Config.Tty, detachKeys, true, true, false)
 				if err != nil {
 					return startExit(err)
 				}
@@ -268,7 +268,7 @@ func newAttachCmd() *cobra.Command {
 			if c.State.Status == engine.StatusPaused {
 				return errors.New("You cannot attach to a paused container, unpause it first") //nolint:staticcheck
 			}
-			code, err := attachAndStart(ctx, e, c, !noStdin && c.Config.OpenStdin, c.Config.Tty, detachKeys, sigProxy, false)
+			code, err := attachAndStart(ctx, e, c, !noStdin && c.Config.OpenStdin, c.Config.Tty, detachKeys, sigProxy, false, false)
 			if err != nil {
 				if isDetached(err) {
 					return nil

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/oci"
 	"github.com/berth-dev/berth/shim"
 )
 
@@ -79,7 +80,9 @@ func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.E
 	if _, err := f.createOptions(engine.ImageInfo{}, args[1:]); err != nil {
 		return nil, nil, err
 	}
+	oci.ETrace("cli: flags")
 	img, err := imageForRun(ctx, os.Stderr, args[0], f.pull, f.platform)
+	oci.ETrace("cli: image resolved")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,6 +98,7 @@ func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.E
 	if err != nil {
 		return nil, nil, err
 	}
+	oci.ETrace("cli: created")
 	return e, c, nil
 }
 
@@ -114,7 +118,7 @@ func runContainer(ctx context.Context, f *runFlags, args []string) error {
 		fmt.Println(c.ID)
 		return nil
 	}
-	code, err := attachAndStart(ctx, e, c, f.interactive, f.tty, f.detachKeys, f.sigProxy, true)
+	code, err := attachAndStart(ctx, e, c, f.interactive, f.tty, f.detachKeys, f.sigProxy, true, f.rm)
 	if f.rm && !errors.Is(err, shim.ErrDetached) {
 		if rerr := e.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true}); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) && err == nil {
 			err = rerr
@@ -144,7 +148,7 @@ func startExit(err error) error {
 // attachAndStart starts c with the caller's terminal attached (when start
 // is set; else attaches to a running one), waits for the end and returns
 // the container's exit code.
-func attachAndStart(ctx context.Context, e *engine.Engine, c *engine.Container, stdin, tty bool, detachKeys string, sigProxy, start bool) (int, error) {
+func attachAndStart(ctx context.Context, e *engine.Engine, c *engine.Container, stdin, tty bool, detachKeys string, sigProxy, start, ownCleanup bool) (int, error) {
 	var in io.Reader
 	if stdin {
 		in = os.Stdin
@@ -186,7 +190,7 @@ func attachAndStart(ctx context.Context, e *engine.Engine, c *engine.Container, 
 		return nil
 	}
 	if start {
-		if _, err := e.Start(ctx, c.ID, engine.StartOptions{BeforeStart: attach}); err != nil {
+		if _, err := e.Start(ctx, c.ID, engine.StartOptions{BeforeStart: attach, OwnCleanup: ownCleanup}); err != nil {
 			return 125, err
 		}
 	} else {
@@ -203,7 +207,9 @@ func attachAndStart(ctx context.Context, e *engine.Engine, c *engine.Container, 
 			return 0, err
 		}
 	}
+	oci.ETrace("cli: stream ended")
 	w, err := e.Wait(ctx, c.ID)
+	oci.ETrace("cli: waited")
 	if err != nil {
 		return 125, err
 	}

@@ -76,8 +76,29 @@ func (e *Engine) load(ctx context.Context, id string, locked bool) (*Container, 
 	switch c.State.Status {
 	case StatusRunning, StatusPaused, StatusRestarting:
 		e.foldMonitor(ctx, c)
-		if locked && c.State.Status == StatusExited {
+		if c.State.Status != StatusExited {
+			break
+		}
+		if locked {
 			e.save(c)
+			break
+		}
+		// Exited while nobody cleaned up after it (the command that
+		// waited was killed): do it now if no command is at it.
+		if unlock, err := e.flock(id, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+			if fresh, err := e.read(id); err == nil && fresh.State.Running() {
+				e.foldMonitor(ctx, fresh)
+				if fresh.State.Status == StatusExited && e.cleanup(ctx, fresh) == nil {
+					if fresh.HostConfig.AutoRemove {
+						e.destroy(ctx, fresh)
+						unlock()
+						return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+					}
+					e.save(fresh)
+					c = fresh
+				}
+			}
+			unlock()
 		}
 	case statusCreating, statusStarting, StatusRemoving:
 		if !locked && !e.lockFree(id) {
@@ -321,24 +342,37 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *time.Duration) e
 }
 
 // Wait blocks until the container is not running and returns its state.
+// It only reads: the waiter (an attached run --rm) may own the cleanup.
 func (e *Engine) Wait(ctx context.Context, ref string) (*Container, error) {
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return nil, err
 	}
-	c, err := e.load(ctx, id, false)
-	if err != nil {
-		return nil, err
-	}
-	if c.State.Running() {
-		if _, err := shim.WaitExit(ctx, e.shimDir(id)); err != nil {
+	for {
+		c, err := e.read(id)
+		if err != nil {
 			return nil, err
 		}
-		if c, err = e.load(ctx, id, false); err != nil {
+		if c.State.Running() {
+			e.foldMonitor(ctx, c)
+		}
+		switch c.State.Status {
+		case statusStarting, statusCreating:
+			// A start in progress: wait for its outcome.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		if !c.State.Running() {
+			return c, nil
+		}
+		if _, err := shim.WaitExit(ctx, e.shimDir(id)); err != nil && !errors.Is(err, shim.ErrShimDied) {
 			return nil, err
 		}
 	}
-	return c, nil
 }
 
 // RemoveOptions tune Remove.
@@ -381,9 +415,11 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	if err := e.save(c); err != nil {
 		return err
 	}
+	oci.ETrace("engine: removing")
 	if err := e.destroy(ctx, c); err != nil {
 		return err
 	}
+	oci.ETrace("engine: removed")
 	if o.Volumes {
 		e.removeAnonymousVolumes(c)
 	}

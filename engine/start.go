@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/oci"
 	"github.com/berth-dev/berth/shim"
 	"github.com/berth-dev/berth/snapshot/mount"
 )
@@ -19,6 +20,10 @@ type StartOptions struct {
 	// BeforeStart runs once the monitor holds the created container and
 	// before its process runs: the moment to attach without losing output.
 	BeforeStart func(shimDir string) error
+	// OwnCleanup: the caller waits for the exit and cleans up itself (an
+	// attached `run --rm`); the monitor skips its exit command while the
+	// caller lives.
+	OwnCleanup bool
 }
 
 // StartError is a start failure with Docker's exit code for it: 127 when
@@ -88,13 +93,16 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 	if err := e.mountRootfs(ctx, c); err != nil {
 		return err
 	}
+	oci.ETrace("engine: rootfs mounted")
 	if err := e.setupNetwork(ctx, c); err != nil {
 		return err
 	}
+	oci.ETrace("engine: network")
 	spec, err := e.buildSpec(ctx, c)
 	if err != nil {
 		return err
 	}
+	oci.ETrace("engine: spec")
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return err
@@ -135,11 +143,16 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 	if h := c.Config.Healthcheck; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" {
 		cfg.Health = healthConfig(h)
 	}
+	oci.ETrace("engine: shim starting")
 	st, err := shim.Start(ctx, cfg)
 	if err != nil {
 		return classify(err)
 	}
+	oci.ETrace("engine: shim started, container created")
 	c.State.Pid = st.PID
+	if o.OwnCleanup {
+		os.WriteFile(filepath.Join(dir, "cleanup-owner"), []byte(fmt.Sprint(os.Getpid())), 0o600)
+	}
 	if o.BeforeStart != nil {
 		if err := o.BeforeStart(dir); err != nil {
 			return err
@@ -148,6 +161,7 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 	if err := e.runRuntime(ctx, c, "start", c.ID); err != nil {
 		return classify(err)
 	}
+	oci.ETrace("engine: runtime start done")
 	c.State.Status = StatusRunning
 	c.State.StartedAt = time.Now().UTC()
 	c.State.FinishedAt = time.Time{}

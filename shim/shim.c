@@ -431,12 +431,29 @@ static int should_restart(void) {
 	return 0;
 }
 
+// cleanup_owned says whether a live process has taken the cleanup upon
+// itself (an attached `berth run --rm` writes its pid to Dir/cleanup-owner):
+// then the exit command would only race it for the same work. If that
+// process died, the exit command runs as usual.
+static int cleanup_owned(void) {
+	char b[32] = {0};
+	int fd = open("cleanup-owner", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, b, sizeof b - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	long pid = strtol(b, NULL, 10);
+	return pid > 0 && kill((pid_t)pid, 0) == 0;
+}
+
 static void finish(void) {
 	write_state("exited");
 	unlink("attach"); // new clients find it gone, not a dead listener
 	shim_attach_close_all();
 	shim_log_close();
-	if (shimcfg.nexit > 0)
+	if (shimcfg.nexit > 0 && !cleanup_owned())
 		shim_spawn(shimcfg.exit_cmd, -1, -1, -1, 1);
 	_exit(0);
 }
