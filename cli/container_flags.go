@@ -25,7 +25,8 @@ type runFlags struct {
 	cpusetCpus                                                           string
 	pidsLimit                                                            int64
 	userns, stopSignal, restart, logDriver, pull, platform               string
-	runtime, network, detachKeys                                         string
+	runtime, detachKeys, ip, mac                                         string
+	networks, aliases, dnsOpts                                           []string
 	logOpts                                                              []string
 	stopTimeout                                                          int
 	healthCmd                                                            string
@@ -99,11 +100,14 @@ func (f *runFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.pull, "pull", "missing", "pull image before running (always, missing, never)")
 	fs.StringVar(&f.platform, "platform", "", "set platform if server is multi-platform capable")
 	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime to use for this container (path or name: berth, runc, crun, runsc)")
-	fs.StringVar(&f.network, "network", "", "connect a container to a network (none, host, container:ID)")
+	fs.StringArrayVar(&f.networks, "network", nil, "connect a container to a network (bridge, NAME, none, host, container:ID; repeat for several)")
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address on the (first) network (e.g., 172.30.100.104)")
+	fs.StringVar(&f.mac, "mac-address", "", "container MAC address on the (first) network (e.g., 92:d0:c6:0a:29:33)")
+	fs.StringArrayVar(&f.aliases, "network-alias", nil, "add network-scoped alias for the container")
+	fs.StringArrayVar(&f.dnsOpts, "dns-opt", nil, "set DNS options")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port(s) to the host")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
-	fs.Lookup("network").Hidden = false
 }
 
 // createOptions checks every flag and builds the engine's request. Nothing
@@ -248,13 +252,10 @@ func (f *runFlags) createOptions(img engine.ImageInfo, args []string) (engine.Cr
 		}
 		hc.Runtime = p
 	}
-	hc.NetworkMode = f.network
-	if hc.NetworkMode == "" || hc.NetworkMode == "default" {
-		hc.NetworkMode = "bridge"
-	}
-	if err := checkNetworkMode(hc.NetworkMode); err != nil {
+	if err := f.networkOptions(&o); err != nil {
 		return o, err
 	}
+	hc.DnsOptions = f.dnsOpts
 	for _, v := range f.volumes {
 		m, err := opts.ParseVolume(v)
 		if err != nil {
@@ -309,13 +310,41 @@ func lookPath(name string) (string, error) {
 	return p, nil
 }
 
-// checkNetworkMode accepts the --network values berth knows.
-func checkNetworkMode(m string) error {
-	switch {
-	case m == "none", m == "host", m == "bridge", strings.HasPrefix(m, "container:") && len(m) > len("container:"):
-		return nil
+// networkOptions reads --network (several), --ip, --mac-address and
+// --network-alias. none, host and container:ID stand alone.
+func (f *runFlags) networkOptions(o *engine.CreateOptions) error {
+	hc := &o.HostConfig
+	nets := f.networks
+	if len(nets) == 0 {
+		nets = []string{"bridge"}
 	}
-	return fmt.Errorf("--network %q: network not found (berth knows none, host, bridge and container:ID)", m)
+	for i, n := range nets {
+		if n == "" || n == "default" {
+			n = "bridge"
+		}
+		special := n == "none" || n == "host" || strings.HasPrefix(n, "container:")
+		if special && len(nets) > 1 {
+			return fmt.Errorf("conflicting options: --network %s cannot be combined with other networks", n)
+		}
+		if n == "container:" {
+			return fmt.Errorf("--network container: needs a container name or ID")
+		}
+		if i == 0 {
+			hc.NetworkMode = n
+		}
+		if special {
+			if f.ip != "" || f.mac != "" || len(f.aliases) > 0 {
+				return fmt.Errorf("conflicting options: --ip, --mac-address and --network-alias need a bridge or user network, not %q", n)
+			}
+			continue
+		}
+		r := engine.NetworkRequest{Name: n}
+		if i == 0 {
+			r.IP, r.MAC, r.Aliases = f.ip, f.mac, f.aliases
+		}
+		o.Networks = append(o.Networks, r)
+	}
+	return nil
 }
 
 // ports records -p, -P and --expose.
@@ -351,5 +380,6 @@ func (f *runFlags) ports(o *engine.CreateOptions) error {
 		}
 	}
 	o.PublishAll = f.publishAll
+	o.HostConfig.Publish = f.publish
 	return nil
 }

@@ -94,6 +94,9 @@ func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.E
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkNetworks(ctx, e, o.Networks); err != nil {
+		return nil, nil, err
+	}
 	c, err := e.Create(ctx, o)
 	if err != nil {
 		return nil, nil, err
@@ -110,7 +113,7 @@ func runContainer(ctx context.Context, f *runFlags, args []string) error {
 	}
 	if f.detach {
 		if _, err := e.Start(ctx, c.ID, engine.StartOptions{}); err != nil {
-			if f.rm {
+			if f.rm || !ranAndFailed(err) {
 				e.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
 			}
 			return startExit(err)
@@ -119,7 +122,7 @@ func runContainer(ctx context.Context, f *runFlags, args []string) error {
 		return nil
 	}
 	code, err := attachAndStart(ctx, e, c, f.interactive, f.tty, f.detachKeys, f.sigProxy, true, f.rm)
-	if f.rm && !errors.Is(err, shim.ErrDetached) {
+	if f.rm && !errors.Is(err, shim.ErrDetached) || err != nil && !isDetached(err) && !ranAndFailed(err) {
 		if rerr := e.Remove(context.WithoutCancel(ctx), c.ID, engine.RemoveOptions{Force: true, Volumes: true}); rerr != nil && !errors.Is(rerr, engine.ErrNotFound) && err == nil {
 			err = rerr
 		}
@@ -132,6 +135,32 @@ func runContainer(ctx context.Context, f *runFlags, args []string) error {
 	}
 	if code != 0 {
 		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// ranAndFailed says whether a start failed on the container's command
+// (126/127: Docker keeps such a container, exited) rather than on its
+// setup (a taken port, a bad mount: `run` then leaves nothing behind).
+func ranAndFailed(err error) bool {
+	var se *engine.StartError
+	return errors.As(err, &se) && (se.Code == 126 || se.Code == 127)
+}
+
+// checkNetworks fails on a --network name that does not exist, before
+// anything is created.
+func checkNetworks(ctx context.Context, e *engine.Engine, reqs []engine.NetworkRequest) error {
+	for _, r := range reqs {
+		if r.Name == "bridge" || r.Name == "berth" {
+			continue
+		}
+		m, err := e.Networks()
+		if err != nil {
+			return err
+		}
+		if _, err := m.Get(ctx, r.Name); err != nil {
+			return fmt.Errorf("network %s not found", r.Name)
+		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,6 +32,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-dev/berth/image/reference"
 	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot/layer"
 	"github.com/berth-dev/berth/snapshot/mount"
@@ -72,6 +74,8 @@ func (e *Engine) Commit(ctx context.Context, ref string, s *store.Store, o Commi
 		return nil, err
 	}
 	cfg := e.Inspect(c).Config.Config
+	// History says what the container ran, as Docker's.
+	createdBy := strings.Join(append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...), " ")
 	ch := newChanger(&cfg)
 	for _, line := range o.Changes {
 		if err := ch.apply(line); err != nil {
@@ -95,7 +99,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, s *store.Store, o Commi
 	}
 	defer os.Remove(diff.path)
 
-	img, err := commitImage(base, c, &cfg, ch.onBuild, diff, o)
+	img, err := commitImage(base, c, &cfg, ch.onBuild, createdBy, diff, o)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", c.Name, err)
 	}
@@ -125,7 +129,11 @@ func baseImage(ctx context.Context, s *store.Store, c *Container) (v1.Image, err
 		return m
 	}
 	var m *store.Manifest
-	if rec, err := s.GetImage(ctx, c.Image); err == nil {
+	name := c.Image
+	if r, err := reference.Parse(c.Image); err == nil {
+		name = r.String()
+	}
+	if rec, err := s.GetImage(ctx, name); err == nil {
 		m = match(rec)
 	}
 	if m == nil {
@@ -332,7 +340,7 @@ func (m multiCloser) Close() error {
 }
 
 // commitImage is base plus the diff layer, with cfg as its config.
-func commitImage(base v1.Image, c *Container, cfg *Config, onBuild []string, d *diffFile, o CommitOptions) (v1.Image, error) {
+func commitImage(base v1.Image, c *Container, cfg *Config, onBuild []string, createdBy string, d *diffFile, o CommitOptions) (v1.Image, error) {
 	mt, err := base.MediaType()
 	if err != nil {
 		return nil, err
@@ -345,7 +353,7 @@ func commitImage(base v1.Image, c *Container, cfg *Config, onBuild []string, d *
 	hist := v1.History{
 		Author:     o.Author,
 		Created:    v1.Time{Time: now},
-		CreatedBy:  strings.Join(c.Config.Cmd, " "),
+		CreatedBy:  createdBy,
 		Comment:    o.Message,
 		EmptyLayer: d.empty,
 	}
@@ -418,10 +426,11 @@ func toV1Config(cfg *Config, onBuild []string, base v1.Config) v1.Config {
 // storeImage writes img and its record, holding the store against Prune in
 // between; on failure the blobs it wrote go again.
 func storeImage(ctx context.Context, s *store.Store, img v1.Image, name string) (*CommitResult, error) {
-	release, err := s.Hold(ctx)
+	hold, err := s.Hold(ctx)
 	if err != nil {
 		return nil, err
 	}
+	release := sync.OnceFunc(hold)
 	defer release()
 	var written []digest.Digest
 	discard := func() {

@@ -76,6 +76,9 @@ type Container struct {
 
 	// Mounts are the volumes and binds, as inspect shows them.
 	Mounts []MountPoint `json:"Mounts"`
+	// NetworkRequests are the --network names (with --ip, --mac-address,
+	// --network-alias) when given.
+	NetworkRequests []NetworkRequest `json:"NetworkRequests,omitempty"`
 	// Network is what the network layer returned at the last start.
 	Network *NetworkState `json:"Network,omitempty"`
 }
@@ -131,6 +134,8 @@ type HostConfig struct {
 	ShmSize           int64             `json:"ShmSize"`
 	Sysctls           map[string]string `json:"Sysctls,omitempty"`
 	Dns               []string          `json:"Dns"`
+	DnsOptions        []string          `json:"DnsOptions"`
+	Publish           []string          `json:"Publish,omitempty"`
 	DnsSearch         []string          `json:"DnsSearch"`
 	ExtraHosts        []string          `json:"ExtraHosts"`
 	Tmpfs             map[string]string `json:"Tmpfs,omitempty"`
@@ -191,9 +196,17 @@ type MountPoint struct {
 
 // NetworkState is the container's network at its last start.
 type NetworkState struct {
-	NetNS    string              `json:"NetNS,omitempty"`
-	Networks map[string]Endpoint `json:"Networks,omitempty"`
-	Ports    []PortBinding       `json:"Ports,omitempty"`
+	NetNS string `json:"NetNS,omitempty"`
+	// Owned: berth made NetNS for this container (remove it at teardown).
+	Owned bool `json:"Owned,omitempty"`
+	// Attached: CNI networks were (maybe partly) attached: detach them.
+	Attached bool `json:"Attached,omitempty"`
+	// HostsFile is the network layer's hosts file for the container.
+	HostsFile string `json:"HostsFile,omitempty"`
+	// HostsFrom is the container whose namespace (and hosts) it shares.
+	HostsFrom string              `json:"HostsFrom,omitempty"`
+	Networks  map[string]Endpoint `json:"Networks,omitempty"`
+	Ports     []PortBinding       `json:"Ports,omitempty"`
 }
 
 // Endpoint is the container's place on one network.

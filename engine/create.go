@@ -50,6 +50,8 @@ type CreateOptions struct {
 	Mounts     []MountRequest
 	// PublishAll publishes every exposed port on a random host port (-P).
 	PublishAll bool
+	// Networks are the --network names with their settings.
+	Networks []NetworkRequest
 }
 
 // Create makes a container: its record, its writable snapshot on the
@@ -97,6 +99,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *Container, err
 		State:       State{Status: statusCreating, CleanedUp: true},
 	}
 	c.HostConfig.PublishAllPorts = o.PublishAll
+	c.NetworkRequests = o.Networks
 	applyImageDefaults(c, o.Image.Config)
 	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
 		e.releaseName(name, id)

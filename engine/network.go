@@ -1,29 +1,54 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+	"github.com/berth-dev/berth/network"
 )
 
-func (e *Engine) netnsDir() string { return filepath.Join(e.runroot, "netns") }
+// NetworkRequest is one --network NAME with its --ip, --mac-address and
+// --network-alias.
+type NetworkRequest struct {
+	Name    string   `json:"Name"`
+	IP      string   `json:"IP,omitempty"`
+	MAC     string   `json:"MAC,omitempty"`
+	Aliases []string `json:"Aliases,omitempty"`
+}
 
-// setupNetwork gives the container its network namespace before the
-// monitor creates it: "host" shares the host's; everything else gets a
-// namespace of its own, bind-mounted under runroot so that teardown
-// finds it after a crash, with the loopback up.
+func (e *Engine) networks() (*network.Manager, error) {
+	m, err := network.New(e.root, e.runroot)
+	if err != nil {
+		return nil, fmt.Errorf("networks: %w", err)
+	}
+	return m, nil
+}
+
+// Networks opens the network manager (for `berth network`).
+func (e *Engine) Networks() (*network.Manager, error) { return e.networks() }
+
+// isNetworked says whether c joins CNI networks (not none/host/container:).
+func isNetworked(c *Container) bool {
+	switch m := c.HostConfig.NetworkMode; {
+	case m == "none", m == "host", strings.HasPrefix(m, "container:"):
+		return false
+	}
+	return true
+}
+
+// setupNetwork gives the container its network before the monitor creates
+// it: "host" shares the host's; "container:X" joins X's namespace; "none"
+// gets a namespace of its own with only lo up; anything else a namespace
+// attached to its CNI networks (the default network "bridge" unless named),
+// with its published ports. The namespace is recorded before it exists so
+// that a crash in between is torn down.
 func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	mode := c.HostConfig.NetworkMode
 	if mode == "host" {
+		c.Network = nil
 		return nil
 	}
 	if strings.HasPrefix(mode, "container:") {
@@ -34,131 +59,157 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 		if !other.State.Running() || other.State.Pid == 0 {
 			return fmt.Errorf("--network %s: container %s is not running", mode, other.Name)
 		}
-		c.Network = &NetworkState{NetNS: fmt.Sprintf("/proc/%d/ns/net", other.State.Pid)}
+		c.Network = &NetworkState{NetNS: fmt.Sprintf("/proc/%d/ns/net", other.State.Pid), HostsFrom: other.ID}
 		return e.save(c)
 	}
-	p := filepath.Join(e.netnsDir(), c.ID)
-	c.Network = &NetworkState{NetNS: p}
-	// Recorded before it exists, so that a crash in between is torn down.
+	m, err := e.networks()
+	if err != nil {
+		return err
+	}
+	c.Network = &NetworkState{NetNS: filepath.Join(m.NetNSDir(), c.ID), Owned: true}
 	if err := e.save(c); err != nil {
 		return err
 	}
-	if err := newNetNS(p); err != nil {
+	ns, err := m.NewNetNS(c.ID)
+	if err != nil {
 		return fmt.Errorf("network namespace: %w", err)
 	}
-	return nil
+	c.Network.NetNS = ns
+	if mode == "none" {
+		return nil
+	}
+	o := network.AttachOptions{ContainerID: c.ID, ContainerName: c.Name, Hostname: hostname(c), NetNSPath: ns, ExtraHosts: c.HostConfig.ExtraHosts}
+	for _, r := range c.NetworkRequests {
+		o.Networks = append(o.Networks, network.Endpoint{Network: r.Name, IP: r.IP, MAC: r.MAC, Aliases: r.Aliases})
+	}
+	if len(o.Networks) == 0 {
+		o.Networks = []network.Endpoint{{Network: mode}}
+	}
+	ports, err := network.ParsePorts(c.HostConfig.Publish)
+	if err != nil {
+		return err
+	}
+	if c.HostConfig.PublishAllPorts {
+		for p := range c.Config.ExposedPorts {
+			port, proto, _ := strings.Cut(p, "/")
+			var n uint16
+			if _, err := fmt.Sscanf(port, "%d", &n); err != nil || n == 0 {
+				continue
+			}
+			if proto == "" {
+				proto = "tcp"
+			}
+			ports = append(ports, network.PortMapping{ContainerPort: n, Protocol: proto})
+		}
+	}
+	o.Ports = ports
+	c.Network.Attached = true
+	if err := e.save(c); err != nil {
+		return err
+	}
+	res, err := m.Attach(ctx, o)
+	if err != nil {
+		return err
+	}
+	c.Network.HostsFile = res.HostsFile
+	c.Network.Networks = map[string]Endpoint{}
+	for _, n := range res.Networks {
+		c.Network.Networks[n.Network] = Endpoint{IPAddress: n.IP, PrefixLen: n.PrefixLen, Gateway: n.Gateway, MacAddress: n.MAC, Aliases: n.Aliases, NetworkID: n.NetworkID, Interface: n.Interface}
+	}
+	c.Network.Ports = nil
+	for _, p := range res.Ports {
+		c.Network.Ports = append(c.Network.Ports, PortBinding{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
+	}
+	return e.save(c)
 }
 
-// teardownNetwork undoes setupNetwork. Idempotent.
+// teardownNetwork undoes setupNetwork. Idempotent; works from the record
+// after a crash.
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 	if c.Network == nil {
 		return nil
 	}
-	if p := c.Network.NetNS; strings.HasPrefix(p, e.netnsDir()+"/") {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
-			return fmt.Errorf("unmount %s: %w", p, err)
-		}
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+	if c.Network.Owned || c.Network.Attached {
+		m, err := e.networks()
+		if err != nil {
 			return err
+		}
+		if c.Network.Attached {
+			if err := m.Detach(ctx, c.ID); err != nil {
+				return fmt.Errorf("detach networks: %w", err)
+			}
+		}
+		if c.Network.Owned {
+			if err := m.RemoveNetNS(c.Network.NetNS); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("remove network namespace: %w", err)
+			}
 		}
 	}
 	c.Network = nil
 	return nil
 }
 
-// newNetNS creates a network namespace held by a bind mount at p, with lo up.
-func newNetNS(p string) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+// hostsFile is what the container sees as /etc/hosts.
+func (e *Engine) hostsFile(c *Container) string {
+	if c.Network != nil && c.Network.HostsFile != "" {
+		return c.Network.HostsFile
+	}
+	if c.Network != nil && c.Network.HostsFrom != "" {
+		if m, err := e.networks(); err == nil {
+			if p := m.HostsFile(c.Network.HostsFrom); p != "" {
+				if _, err := os.Stat(p); err == nil {
+					return p
+				}
+			}
+		}
+		return filepath.Join(e.containerDir(c.Network.HostsFrom), "hosts")
+	}
+	return filepath.Join(e.containerDir(c.ID), "hosts")
+}
+
+// writeEtcFiles writes the hostname, hosts and resolv.conf files that the
+// spec bind-mounts into the container (Docker keeps them beside the
+// record). They are written in place, never renamed: a running container
+// sees the inode it was given.
+func (e *Engine) writeEtcFiles(c *Container) error {
+	dir := e.containerDir(c.ID)
+	hn := hostname(c)
+	if c.HostConfig.NetworkMode == "host" && c.Config.Hostname == "" {
+		if h, err := os.Hostname(); err == nil {
+			hn = h
+		}
+	}
+	if err := writeInPlace(filepath.Join(dir, "hostname"), []byte(hn+"\n")); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	host := c.HostConfig.NetworkMode == "host"
+	if !isNetworked(c) && !strings.HasPrefix(c.HostConfig.NetworkMode, "container:") {
+		if err := network.WriteHosts(filepath.Join(dir, "hosts"), network.HostsOptions{ExtraHosts: c.HostConfig.ExtraHosts, HostNetwork: host}); err != nil {
+			return err
+		}
+	}
+	return network.ResolvConf(filepath.Join(dir, "resolv.conf"), network.DNSOptions{Servers: c.HostConfig.Dns, Search: c.HostConfig.DnsSearch, Options: c.HostConfig.DnsOptions, HostNetwork: host})
+}
+
+func writeInPlace(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", p, err)
 	}
-	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		// The thread that unshares is never given back to Go's scheduler:
-		// it stays in the new namespace and dies with this goroutine.
-		runtime.LockOSThread()
-		errc <- func() error {
-			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-				return fmt.Errorf("unshare: %w", err)
-			}
-			if err := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), p, "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind %s: %w", p, err)
-			}
-			lo, err := netlink.LinkByName("lo")
-			if err != nil {
-				return fmt.Errorf("loopback: %w", err)
-			}
-			if err := netlink.LinkSetUp(lo); err != nil {
-				return fmt.Errorf("loopback up: %w", err)
-			}
-			return nil
-		}()
-	}()
-	if err := <-errc; err != nil {
-		unix.Unmount(p, unix.MNT_DETACH)
-		os.Remove(p)
-		return err
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
 }
 
-// hostGateway is the address --add-host NAME:host-gateway resolves to.
-func (e *Engine) hostGateway(c *Container) string {
-	if c.Network != nil {
-		for _, ep := range c.Network.Networks {
-			if ep.Gateway != "" {
-				return ep.Gateway
-			}
-		}
+// hostname is the container's hostname: the flag, else the short id.
+func hostname(c *Container) string {
+	if c.Config.Hostname != "" {
+		return c.Config.Hostname
 	}
-	return "127.0.0.1"
-}
-
-// writeResolvConf follows Docker: the host's resolv.conf without loopback
-// name servers (they do not answer inside the container's namespace),
-// Google's when none remain, --dns/--dns-search overriding.
-func (e *Engine) writeResolvConf(c *Container, dst string) error {
-	host, _ := os.ReadFile("/etc/resolv.conf")
-	var servers, search, options []string
-	sc := bufio.NewScanner(bytes.NewReader(host))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "nameserver":
-			if ip := net.ParseIP(f[1]); ip != nil && (!ip.IsLoopback() || c.HostConfig.NetworkMode == "host") {
-				servers = append(servers, f[1])
-			}
-		case "search", "domain":
-			search = f[1:]
-		case "options":
-			options = append(options, f[1:]...)
-		}
-	}
-	if len(c.HostConfig.Dns) > 0 {
-		servers = c.HostConfig.Dns
-	}
-	if len(c.HostConfig.DnsSearch) > 0 {
-		search = c.HostConfig.DnsSearch
-	}
-	if len(servers) == 0 {
-		servers = []string{"8.8.8.8", "8.8.4.4"}
-	}
-	var b bytes.Buffer
-	for _, s := range servers {
-		fmt.Fprintf(&b, "nameserver %s\n", s)
-	}
-	if len(search) > 0 && !(len(search) == 1 && search[0] == ".") {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(search, " "))
-	}
-	if len(options) > 0 {
-		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
-	}
-	return writeInPlace(dst, b.Bytes())
+	return c.ID[:12]
 }

@@ -37,7 +37,7 @@ func (e *Engine) buildSpec(ctx context.Context, c *Container) (*specs.Spec, erro
 		Sysctls:      c.HostConfig.Sysctls,
 		ShmSize:      c.HostConfig.ShmSize,
 		CgroupsPath:  "/berth/" + c.ID,
-		HostsFile:    filepath.Join(dir, "hosts"),
+		HostsFile:    e.hostsFile(c),
 		HostnameFile: filepath.Join(dir, "hostname"),
 		ResolvConf:   filepath.Join(dir, "resolv.conf"),
 		Labels:       c.Config.Labels,
@@ -96,13 +96,12 @@ func (e *Engine) buildSpec(ctx context.Context, c *Container) (*specs.Spec, erro
 		}
 		o.Mounts = append(o.Mounts, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
-	switch c.HostConfig.NetworkMode {
-	case "host":
+	switch {
+	case c.HostConfig.NetworkMode == "host":
 		o.Namespaces.NetworkHost = true
-	default:
-		if c.Network != nil && c.Network.NetNS != "" {
-			o.Namespaces.NetworkPath = c.Network.NetNS
-		}
+	case c.Network != nil && c.Network.NetNS != "":
+		o.Namespaces.NetworkPath = c.Network.NetNS
+		o.Namespaces.NetworkShared = c.Network.HostsFrom != ""
 	}
 	if c.HostConfig.Init {
 		init, err := specgen.FindInit()

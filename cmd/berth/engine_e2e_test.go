@@ -560,3 +560,71 @@ func openPty(t *testing.T) (*os.File, *os.File) {
 }
 
 var _ = io.EOF
+
+func TestEngineNetworking(t *testing.T) {
+	b := newEB(t)
+	b.ok("pull", "-q", b.img)
+	b.ok("network", "create", "e2enet")
+	b.ok("network", "create", "--internal", "e2eint")
+	t.Cleanup(func() { b.run(nil, "network", "rm", "e2enet", "e2eint") })
+	// two containers on a user network reach each other by name and alias
+	b.ok("run", "-d", "--name", "srv", "--network", "e2enet", "--network-alias", "web", b.img, "sh", "-c",
+		"mkdir /www && echo hi-srv > /www/index.html && exec httpd -f -p 80 -h /www")
+	waitFor(t, "httpd", func() bool {
+		_, _, code := b.run(nil, "exec", "srv", "sh", "-c", "netstat -ltn | grep -q :80")
+		return code == 0
+	})
+	if out := b.ok("run", "--rm", "--network", "e2enet", b.img, "sh", "-c", "wget -qO- http://srv/ && wget -qO- http://web/"); out != "hi-srv\nhi-srv\n" {
+		t.Fatalf("by name on a user network: %q", out)
+	}
+	// container: shares the network namespace
+	if out := b.ok("run", "--rm", "--network", "container:srv", b.img, "wget", "-qO-", "http://127.0.0.1/"); out != "hi-srv\n" {
+		t.Fatalf("--network container: %q", out)
+	}
+	// none: only lo
+	if out := b.ok("run", "--rm", "--network", "none", b.img, "sh", "-c", "ls /sys/class/net"); strings.Fields(out)[0] != "lo" || len(strings.Fields(out)) != 1 {
+		t.Fatalf("--network none interfaces: %q", out)
+	}
+	// internal: no route out
+	if out := b.ok("run", "--rm", "--network", "e2eint", b.img, "sh", "-c", "ip route | grep -c default || true"); strings.TrimSpace(out) != "0" {
+		t.Fatalf("--internal has a default route: %q", out)
+	}
+	// a published port answers on 127.0.0.1; the same port again fails cleanly
+	b.ok("run", "-d", "--name", "pub", "-p", "127.0.0.1::80", b.img, "sh", "-c",
+		"mkdir /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www")
+	hp := strings.TrimSpace(b.ok("port", "pub", "80"))
+	if !strings.HasPrefix(hp, "127.0.0.1:") {
+		t.Fatalf("port: %q", hp)
+	}
+	waitFor(t, "published port", func() bool {
+		out, err := exec.Command("busybox", "timeout", "2", "busybox", "wget", "-qO-", "http://"+hp+"/").Output()
+		return err == nil && string(out) == "published\n"
+	})
+	before := b.containers()
+	b.code(125, "already allocated", "run", "--rm", "-p", hp+":80", b.img, "true")
+	b.code(125, "already allocated", "run", "-d", "-p", hp+":80", b.img, "true")
+	if b.containers() != before {
+		t.Fatalf("a port clash left a container")
+	}
+	b.code(125, "not found", "run", "--rm", "--network", "nosuchnet", b.img, "true")
+	b.ok("rm", "-f", "srv", "pub")
+	// run/rm cycles on the default network leave no veth, netns, lease or rule
+	var ids []string
+	for i := 0; i < 20; i++ {
+		id := strings.TrimSpace(b.ok("run", "-d", "-p", "80", b.img, "true"))
+		b.ok("wait", id)
+		b.ok("rm", id)
+		ids = append(ids, id)
+	}
+	rules, _ := exec.Command("iptables-save").Output()
+	for _, id := range ids {
+		if bytes.Contains(rules, []byte(id)) {
+			t.Fatalf("iptables rules of %s left", id)
+		}
+	}
+	leases, _ := filepath.Glob(filepath.Join(b.runroot, "ipam", "*", "*.*.*.*"))
+	if len(leases) > 0 {
+		t.Fatalf("IPAM leases left: %v", leases)
+	}
+	b.assertNoLeaks()
+}
