@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,7 +30,7 @@ var systemCmd = &cobra.Command{Use: "system", Short: "Manage berth"}
 
 func init() {
 	Root.AddCommand(systemCmd, newVersionCmd(), newInfoCmd(), newEventsCmd())
-	systemCmd.AddCommand(newInfoCmd(), newEventsCmd(), newDfCmd(), newSystemPruneCmd())
+	systemCmd.AddCommand(newInfoCmd(), newEventsCmd(), newDfCmd(), newSystemPruneCmd(), newSystemResetCmd())
 }
 
 func newVersionCmd() *cobra.Command {
@@ -424,4 +426,70 @@ func newSystemPruneCmd() *cobra.Command {
 	c.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
 	c.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (until=, label=)")
 	return c
+}
+
+func newSystemResetCmd() *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "reset [OPTIONS]",
+		Short: "Remove all containers, networks, volumes and images: berth's state under --root and --runroot, and its bridges and firewall chains on the host",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := bg(cmd.Context())
+			if !force && !confirm(cmd.InOrStdin(), cmd.OutOrStdout(), fmt.Sprintf("WARNING! This removes every container, image, volume and network under %s and %s.\nAre you sure you want to continue? [y/N] ", globals.root, globals.runroot)) {
+				return nil
+			}
+			return systemReset(ctx)
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return c
+}
+
+// systemReset removes everything berth has under its roots, and what it
+// put on the host for them (bridges, firewall chains, mounts).
+func systemReset(ctx context.Context) error {
+	var errs []error
+	e, err := openEngine()
+	if err != nil {
+		return err
+	}
+	if cs, err := e.List(ctx); err == nil {
+		for _, c := range cs {
+			if err := e.Remove(ctx, c.ID, engine.RemoveOptions{Force: true, Volumes: true}); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if m, err := e.Networks(); err == nil {
+		if err := m.Teardown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, dir := range []string{globals.runroot, globals.root} {
+		unmountUnder(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var ms []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			ms = append(ms, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ms)))
+	for _, m := range ms {
+		unix.Unmount(m, unix.MNT_DETACH)
+	}
 }

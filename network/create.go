@@ -374,6 +374,27 @@ func freeBridge(nets []*Network) string {
 	}
 }
 
+// dropStaleBridge deletes the default network's bridge when it exists
+// before the network does and nothing is plugged into it: a root deleted
+// without `berth system reset` left it, and its address would push the new
+// network onto another subnet (or clash with it).
+func dropStaleBridge(name string) {
+	l, err := netlink.LinkByName(name)
+	if err != nil || l.Type() != "bridge" {
+		return
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return
+	}
+	for _, o := range links {
+		if o.Attrs().MasterIndex == l.Attrs().Index {
+			return
+		}
+	}
+	netlink.LinkDel(l)
+}
+
 // ensureDefault returns the default network, creating it on first use.
 func (m *Manager) ensureDefault(ctx context.Context) (*Network, error) {
 	if n, err := m.load(DefaultNetwork); err == nil {
@@ -390,6 +411,7 @@ func (m *Manager) ensureDefault(ctx context.Context) (*Network, error) {
 		return n, nil
 	}
 	n := &Network{Name: DefaultNetwork, Driver: "bridge", Interface: m.DefaultBridge, Options: map[string]string{}}
+	dropStaleBridge(m.DefaultBridge)
 	if m.DefaultSubnet == "" {
 		// A root other than the default one: a free /24 of 10.97.0.0/16.
 		nets, err := m.listNetworks()

@@ -31,7 +31,7 @@ P=("$PODMAN" --root "$T/podman/root" --runroot "$T/podman/runroot" --tmpdir "$T/
    --storage-driver overlay --cgroup-manager cgroupfs --events-backend file
    --network-config-dir "$T/podman/net" --runtime "$RUNTIME_PODMAN")
 cleanup() {
-  "${B[@]}" rm -f $("${B[@]}" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
+  "${B[@]}" system reset -f >/dev/null 2>&1 || true
   "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
   umount -R "$T"/berth "$T"/podman 2>/dev/null || true
   grep -o " $T[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true

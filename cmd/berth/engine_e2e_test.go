@@ -48,6 +48,10 @@ func newEB(t *testing.T) *eb {
 			b.run(nil, "rm", "-f", id)
 		}
 		b.assertNoLeaks()
+		// networks: the root's bridge and firewall chains go too
+		if _, errs, code := b.run(nil, "system", "reset", "-f"); code != 0 {
+			t.Errorf("system reset: %s", errs)
+		}
 		for _, d := range []string{b.root, b.runroot} {
 			m := testutil.MountsUnder(t, d)
 			for i := len(m) - 1; i >= 0; i-- {

@@ -46,6 +46,8 @@ func newFB(t *testing.T) *fb {
 		if m := testutil.MountsUnder(t, rr); len(m) > 0 {
 			t.Errorf("mounts left under the runroot: %v", m)
 		}
+		// networks: the root's bridge and firewall chains go too
+		b.run(nil, "system", "reset", "-f")
 		for _, d := range []string{b.root, rr} {
 			m := testutil.MountsUnder(t, d)
 			for i := len(m) - 1; i >= 0; i-- {
