@@ -108,7 +108,7 @@ func newStopCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
 			return eachContainer(args, func(e *engine.Engine, ref string) error {
-				return e.Stop(ctx, ref, stopTimeout(cmd, secs))
+				return e.StopSignal(ctx, ref, stopTimeout(cmd, secs), sig)
 			})
 		},
 	}

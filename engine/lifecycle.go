@@ -290,6 +290,11 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 // Stop asks the container to stop with its stop signal, then kills it after
 // timeout. It returns when the process is gone and the run cleaned up.
 func (e *Engine) Stop(ctx context.Context, ref string, timeout *time.Duration) error {
+	return e.StopSignal(ctx, ref, timeout, "")
+}
+
+// StopSignal is Stop with a signal other than the container's (stop -s).
+func (e *Engine) StopSignal(ctx context.Context, ref string, timeout *time.Duration, signal string) error {
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return err
@@ -310,6 +315,13 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *time.Duration) e
 		if s, err := oci.ParseSignal(c.Config.StopSignal); err == nil {
 			sig = s
 		}
+	}
+	if signal != "" {
+		s, err := oci.ParseSignal(signal)
+		if err != nil {
+			return fmt.Errorf("invalid signal: %s", signal)
+		}
+		sig = s
 	}
 	t := 10 * time.Second
 	if c.Config.StopTimeout != nil {

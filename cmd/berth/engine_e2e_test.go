@@ -632,3 +632,37 @@ func TestEngineNetworking(t *testing.T) {
 	}
 	b.assertNoLeaks()
 }
+
+func TestEngineExportImportAndAutoRemove(t *testing.T) {
+	b := newEB(t)
+	b.ok("run", "--name", "src", b.img, "sh", "-c", "echo exported > /marker")
+	tarPath := filepath.Join(t.TempDir(), "fs.tar")
+	b.ok("export", "-o", tarPath, "src")
+	id := strings.TrimSpace(b.ok("import", "-c", `CMD ["cat", "/marker"]`, "-m", "from export", tarPath, "imported:1"))
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("import printed %q", id)
+	}
+	if out := b.ok("run", "--rm", "imported:1"); out != "exported\n" {
+		t.Fatalf("run of the imported image: %q", out)
+	}
+	b.code(125, "not a tar", "import", "/etc/hostname", "bad:1")
+	b.ok("rm", "src")
+	// run -d --rm: the monitor's cleanup removes the container by itself
+	cid := strings.TrimSpace(b.ok("run", "-d", "--rm", b.img, "true"))
+	waitFor(t, "auto-removal", func() bool {
+		_, _, code := b.run(nil, "inspect", "--type", "container", cid)
+		return code != 0
+	})
+	// stop -s sends that signal
+	b.ok("run", "-d", "--name", "sig", b.img, "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	b.ok("stop", "-s", "USR1", "sig")
+	if got := b.inspect("sig", "{{.State.ExitCode}}"); got != "42" {
+		t.Fatalf("stop -s USR1: exit %s", got)
+	}
+	b.ok("rm", "sig")
+	// events recorded the life of the container
+	out := b.ok("events", "--since", "10m", "--until", "0s", "--filter", "container=sig", "--format", "{{.Action}}")
+	if !strings.Contains(out, "create\nstart\n") || !strings.Contains(out, "die\n") || !strings.Contains(out, "destroy\n") {
+		t.Fatalf("events: %q", out)
+	}
+}
