@@ -87,6 +87,7 @@ func (e *Engine) load(ctx context.Context, id string, locked bool) (*Container, 
 		// waited was killed): do it now if no command is at it.
 		if unlock, err := e.flock(id, unix.LOCK_EX|unix.LOCK_NB); err == nil {
 			if fresh, err := e.read(id); err == nil && fresh.State.Running() {
+				oci.ETrace("engine: cleaning up after an exit")
 				e.foldMonitor(ctx, fresh)
 				if fresh.State.Status == StatusExited && e.cleanup(ctx, fresh) == nil {
 					if fresh.HostConfig.AutoRemove {
@@ -220,13 +221,16 @@ func (e *Engine) cleanup(ctx context.Context, c *Container) error {
 			return err
 		}
 	}
+	oci.ETrace("engine: cleanup: runtime deleted")
 	if err := e.teardownNetwork(ctx, c); err != nil {
 		return err
 	}
+	oci.ETrace("engine: cleanup: network down")
 	e.unmountVolumes(c)
 	if err := e.unmountRootfs(c); err != nil {
 		return err
 	}
+	oci.ETrace("engine: cleanup: unmounted")
 	c.State.CleanedUp = true
 	if !c.State.StartedAt.IsZero() {
 		e.emit("container", "die", c, map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)})
@@ -441,7 +445,9 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 // destroy removes every trace of c. Caller holds the lock.
 func (e *Engine) destroy(ctx context.Context, c *Container) error {
 	c.State.Mounted = true // unmount whatever is there
-	if err := e.cleanup(ctx, c); err != nil && !c.State.CleanedUp {
+	err := e.cleanup(ctx, c)
+	oci.ETrace("engine: destroy: cleaned up")
+	if err != nil && !c.State.CleanedUp {
 		// Go on: removal must not stop at a runtime that lost the container.
 		e.teardownNetwork(ctx, c)
 		e.unmountRootfs(c)
@@ -455,6 +461,7 @@ func (e *Engine) destroy(ctx context.Context, c *Container) error {
 			}
 		}
 	}
+	oci.ETrace("engine: destroy: snapshot removed")
 	os.RemoveAll(e.shimDir(c.ID))
 	if err := os.RemoveAll(e.containerDir(c.ID)); err != nil {
 		return fmt.Errorf("remove %s: %w", e.containerDir(c.ID), err)

@@ -143,11 +143,13 @@ func snapshotLeaks(t *testing.T, id string) leaks {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Only mounts under test directories count: other test binaries of
-	// `go test ./...` mount things at the same time.
+	// Only mounts under this test's directories count: other test
+	// binaries of `go test ./...` (their t.TempDir()s are /tmp/Test... too)
+	// mount things at the same time.
 	l := leaks{}
+	mine := os.TempDir() + "/" + strings.SplitN(t.Name(), "/", 2)[0]
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, os.TempDir()+"/Test") || strings.Contains(line, "berth-oci-") {
+		if strings.Contains(line, mine) || strings.Contains(line, "berth-oci-") {
 			l.mounts++
 		}
 	}
