@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/cli/format"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/network"
 )
 
@@ -398,32 +399,26 @@ func netConfirm(in io.Reader, out io.Writer, q string) bool {
 	return a == "y" || a == "yes"
 }
 
-// connect and disconnect work on running containers through the network
-// layer's records (the engine has no connect API yet): the change lasts
-// until the container stops.
+// connect and disconnect go through the engine: a running container joins
+// or leaves at once, and its record keeps the change for later starts.
 func netConnectCmd() *cobra.Command {
-	var ep network.Endpoint
+	var req engine.NetworkRequest
 	c := &cobra.Command{
 		Use:   "connect [OPTIONS] NETWORK CONTAINER",
-		Short: "Connect a running container to a network",
+		Short: "Connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openNetworks()
+			e, err := openEngine()
 			if err != nil {
 				return err
 			}
-			id, err := m.FindAttached(args[1])
-			if err != nil {
-				return err
-			}
-			ep.Network = args[0]
-			_, err = m.Connect(cmdCtx(cmd), id, ep)
-			return err
+			req.Name = args[0]
+			return e.Connect(cmdCtx(cmd), args[1], req)
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&ep.IP, "ip", "", "IPv4 address")
-	f.StringArrayVar(&ep.Aliases, "alias", nil, "add a network-scoped alias for the container")
+	f.StringVar(&req.IP, "ip", "", "IPv4 address")
+	f.StringArrayVar(&req.Aliases, "alias", nil, "add a network-scoped alias for the container")
 	return c
 }
 
@@ -431,18 +426,14 @@ func netDisconnectCmd() *cobra.Command {
 	var force bool
 	c := &cobra.Command{
 		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
-		Short: "Disconnect a running container from a network",
+		Short: "Disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openNetworks()
+			e, err := openEngine()
 			if err != nil {
 				return err
 			}
-			id, err := m.FindAttached(args[1])
-			if err != nil {
-				return err
-			}
-			return m.Disconnect(cmdCtx(cmd), id, args[0])
+			return e.Disconnect(cmdCtx(cmd), args[1], args[0])
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "accepted for compatibility")

@@ -2,6 +2,8 @@
 # bench-engine.sh - berth's engine against podman on the same busybox image,
 # interleaved container by container (berth, podman, berth, podman, ...):
 #   run     `run --rm --network none IMG true`                 (N=50)
+#   net     `run --rm IMG true` on each engine's default network (berth's CNI
+#           bridge; podman's netavark bridge)
 #   split   `create --network none IMG true` + `start -a`, then `rm`
 #   shim    Pss of the per-container monitor with 10 idle `sleep 1000`
 #           containers: berth's shim vs podman's conmon
@@ -23,7 +25,7 @@ N=${N:-50}
 BERTH=${BERTH:-$repo/bin/berth}
 PODMAN=${PODMAN:-podman}
 RUNTIME_PODMAN=${RUNTIME_PODMAN:-runc}
-WHAT=${WHAT:-run split shim}
+WHAT=${WHAT:-run net split shim}
 IMG=localhost/bench-busybox:latest
 T=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
 B=("$BERTH" --root "$T/berth/root" --runroot "$T/berth/run")
@@ -33,6 +35,7 @@ P=("$PODMAN" --root "$T/podman/root" --runroot "$T/podman/runroot" --tmpdir "$T/
 cleanup() {
   "${B[@]}" system reset -f >/dev/null 2>&1 || true
   "${P[@]}" rm -af -t 0 >/dev/null 2>&1 || true
+  "${P[@]}" network rm -f podman >/dev/null 2>&1 || true
   umount -R "$T"/berth "$T"/podman 2>/dev/null || true
   grep -o " $T[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   [[ -n ${KEEP:-} ]] || rm -rf "$T"
@@ -85,6 +88,17 @@ if [[ " $WHAT " == *" run "* ]]; then
   done
   stats "berth run --rm" "$T/run.berth"; stats "podman run --rm" "$T/run.podman"
   ratio "$T/run.berth" "$T/run.podman" "run --rm --network none"
+fi
+
+if [[ " $WHAT " == *" net "* ]]; then
+  : >"$T/net.berth"; : >"$T/net.podman"
+  "${B[@]}" run --rm "$IMG" true; "${P[@]}" run --rm "$IMG" true # networks made on first use
+  for ((i = 0; i < N; i++)); do
+    t0=$(now); "${B[@]}" run --rm "$IMG" true; t1=$(now); echo $((t1 - t0)) >>"$T/net.berth"
+    t0=$(now); "${P[@]}" run --rm "$IMG" true; t1=$(now); echo $((t1 - t0)) >>"$T/net.podman"
+  done
+  stats "berth run --rm (bridge)" "$T/net.berth"; stats "podman run --rm (bridge)" "$T/net.podman"
+  ratio "$T/net.berth" "$T/net.podman" "run --rm default network"
 fi
 
 if [[ " $WHAT " == *" split "* ]]; then

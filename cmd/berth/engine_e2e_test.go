@@ -581,6 +581,20 @@ func TestEngineNetworking(t *testing.T) {
 	if out := b.ok("run", "--rm", "--network", "e2enet", b.img, "sh", "-c", "wget -qO- http://srv/ && wget -qO- http://web/"); out != "hi-srv\nhi-srv\n" {
 		t.Fatalf("by name on a user network: %q", out)
 	}
+	// connect a running container to a second network: peers there find it
+	b.ok("network", "create", "e2enet2")
+	t.Cleanup(func() { b.run(nil, "network", "rm", "e2enet2") })
+	b.ok("network", "connect", "--alias", "web2", "e2enet2", "srv")
+	if out := b.ok("run", "--rm", "--network", "e2enet2", b.img, "wget", "-qO-", "http://web2/"); out != "hi-srv\n" {
+		t.Fatalf("after network connect: %q", out)
+	}
+	if got := b.inspect("srv", "{{len .NetworkSettings.Networks}}"); got != "2" {
+		t.Fatalf("networks after connect: %s", got)
+	}
+	b.ok("network", "disconnect", "e2enet2", "srv")
+	if _, _, code := b.run(nil, "run", "--rm", "--network", "e2enet2", b.img, "sh", "-c", "busybox timeout 3 wget -qO- http://srv/"); code == 0 {
+		t.Fatalf("srv still reachable after disconnect")
+	}
 	// container: shares the network namespace
 	if out := b.ok("run", "--rm", "--network", "container:srv", b.img, "wget", "-qO-", "http://127.0.0.1/"); out != "hi-srv\n" {
 		t.Fatalf("--network container: %q", out)
