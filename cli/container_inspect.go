@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/cli/format"
 	"github.com/berth-dev/berth/engine"
 )
 
@@ -83,30 +82,8 @@ func inspectAny(ctx context.Context, out io.Writer, args []string, fmtFlag, typ 
 			items = append(items, o)
 		}
 	}
-	if fmtFlag != "" {
-		f, err := format.Parse(fmtFlag, "")
-		if err != nil {
-			return err
-		}
-		maps := make([]any, 0, len(items))
-		for _, it := range items {
-			b, _ := json.Marshal(it)
-			var m map[string]any
-			json.Unmarshal(b, &m)
-			maps = append(maps, m)
-		}
-		if err := f.Execute(out, maps, nil); err != nil {
-			return err
-		}
-	} else {
-		if items == nil {
-			items = []any{}
-		}
-		b, err := json.MarshalIndent(items, "", "    ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s\n", b)
+	if err := printInspect(out, items, fmtFlag); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }

@@ -207,25 +207,22 @@ func newWaitCmd() *cobra.Command {
 }
 
 func newPauseCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "pause CONTAINER [CONTAINER...]",
-		Short: "Pause all processes within one or more containers",
-		Args:  minArgs(1, "pause"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := bg(cmd.Context())
-			return eachContainer(args, func(e *engine.Engine, ref string) error { return e.Pause(ctx, ref) })
-		},
-	}
+	return eachCmd("pause", "Pause all processes within one or more containers", (*engine.Engine).Pause)
 }
 
 func newUnpauseCmd() *cobra.Command {
+	return eachCmd("unpause", "Unpause all processes within one or more containers", (*engine.Engine).Unpause)
+}
+
+// eachCmd is a command that applies op to every CONTAINER argument.
+func eachCmd(name, short string, op func(*engine.Engine, context.Context, string) error) *cobra.Command {
 	return &cobra.Command{
-		Use:   "unpause CONTAINER [CONTAINER...]",
-		Short: "Unpause all processes within one or more containers",
-		Args:  minArgs(1, "unpause"),
+		Use:   name + " CONTAINER [CONTAINER...]",
+		Short: short,
+		Args:  minArgs(1, name),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
-			return eachContainer(args, func(e *engine.Engine, ref string) error { return e.Unpause(ctx, ref) })
+			return eachContainer(args, func(e *engine.Engine, ref string) error { return op(e, ctx, ref) })
 		},
 	}
 }

@@ -27,23 +27,21 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/image/platform"
 	"github.com/berth-dev/berth/image/reference"
 	"github.com/berth-dev/berth/image/registry"
 	"github.com/berth-dev/berth/image/store"
 	"github.com/berth-dev/berth/snapshot"
-	"github.com/berth-dev/berth/snapshot/erofs"
-	"github.com/berth-dev/berth/snapshot/native"
-	"github.com/berth-dev/berth/snapshot/overlay"
 	"github.com/berth-dev/berth/snapshot/unpack"
 )
 
 // snapshotters are the snapshotter names --snapshotter accepts.
-var snapshotters = []string{"erofs", "overlay", "native"}
+var snapshotters = engine.Snapshotters
 
 func storeDir() string { return filepath.Join(globals.root, "image") }
 
-func snapshotsDir() string { return filepath.Join(globals.root, "snapshots") }
+func snapshotsDir() string { return engine.SnapshotsDir(globals.root) }
 
 // openStore opens (creating if needed) the image store under --root.
 func openStore() (*store.Store, error) {
@@ -56,52 +54,12 @@ func openStore() (*store.Store, error) {
 
 // openSnapshotter opens the snapshotter called name under --root.
 func openSnapshotter(name string) (snapshot.Snapshotter, error) {
-	dir := filepath.Join(snapshotsDir(), name)
-	var (
-		sn  snapshot.Snapshotter
-		err error
-	)
-	switch name {
-	case "erofs":
-		sn, err = erofs.New(dir)
-	case "overlay":
-		sn, err = overlay.New(dir)
-	case "native":
-		sn, err = native.New(dir)
-	default:
-		return nil, fmt.Errorf("--snapshotter %q: want one of %s", name, strings.Join(snapshotters, ", "))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s snapshotter in %s: %w", name, dir, err)
-	}
-	return sn, nil
+	return engine.OpenSnapshotter(globals.root, name)
 }
 
 // lockSnapshots takes the snapshot GC lock, shared or exclusive.
 func lockSnapshots(exclusive bool) (func(), error) {
-	if err := os.MkdirAll(snapshotsDir(), 0o700); err != nil {
-		return nil, err
-	}
-	p := filepath.Join(snapshotsDir(), "gc.lock")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", p, err)
-	}
-	return func() { f.Close() }, nil
+	return engine.LockSnapshots(globals.root, exclusive)
 }
 
 // registryOpts are the options every registry call gets: the registries

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,32 +110,8 @@ func inspectImages(ctx context.Context, out io.Writer, args []string, fmtFlag st
 		}
 		objs = append(objs, toInspect(lis[0], all))
 	}
-	if fmtFlag != "" {
-		f, err := format.Parse(fmtFlag, "")
-		if err != nil {
-			return err
-		}
-		items := make([]any, 0, len(objs))
-		for _, o := range objs {
-			// Templates see the JSON shape (map keys = JSON names), as in
-			// Docker, where inspect templates run over the API object.
-			b, _ := json.Marshal(o)
-			var m map[string]any
-			json.Unmarshal(b, &m)
-			items = append(items, m)
-		}
-		if err := f.Execute(out, items, nil); err != nil {
-			return err
-		}
-	} else {
-		if objs == nil {
-			objs = []inspectImage{}
-		}
-		b, err := json.MarshalIndent(objs, "", "    ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s\n", b)
+	if err := printInspect(out, objs, fmtFlag); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
 }

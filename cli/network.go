@@ -5,12 +5,10 @@ package cli
 // (networks/*.conflist), attachments under --runroot.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"text/template"
@@ -369,7 +367,7 @@ other filters of ls.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if !force && !netConfirm(cmd.InOrStdin(), out, "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ") {
+			if !force && !confirm(cmd.InOrStdin(), out, "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ") {
 				return nil
 			}
 			m, err := openNetworks()
@@ -389,14 +387,6 @@ other filters of ls.`,
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	c.Flags().StringArrayVar(&filters, "filter", nil, "provide filter values (e.g. until=24h)")
 	return c
-}
-
-// netConfirm asks a yes/no question on in.
-func netConfirm(in io.Reader, out io.Writer, q string) bool {
-	fmt.Fprint(out, q)
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes"
 }
 
 // connect and disconnect go through the engine: a running container joins

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -184,27 +183,8 @@ func newVolumeInspectCmd() *cobra.Command {
 				}
 				items = append(items, v)
 			}
-			if fmtFlag != "" {
-				f, err := format.Parse(fmtFlag, "")
-				if err != nil {
-					return err
-				}
-				maps := make([]any, 0, len(items))
-				for _, it := range items {
-					b, _ := json.Marshal(it)
-					var m map[string]any
-					json.Unmarshal(b, &m)
-					maps = append(maps, m)
-				}
-				if err := f.Execute(cmd.OutOrStdout(), maps, nil); err != nil {
-					return err
-				}
-			} else {
-				if items == nil {
-					items = []any{}
-				}
-				b, _ := json.MarshalIndent(items, "", "    ")
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
+			if err := printInspect(cmd.OutOrStdout(), items, fmtFlag); err != nil {
+				return err
 			}
 			return errors.Join(errs...)
 		},

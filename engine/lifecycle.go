@@ -241,29 +241,18 @@ func (e *Engine) cleanup(ctx context.Context, c *Container) error {
 // Cleanup is what the monitor runs when a container has exited for good:
 // fold the exit in, release the run's resources, remove it with --rm.
 func (e *Engine) Cleanup(ctx context.Context, ref string) error {
-	id, err := e.Resolve(ref)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := e.load(ctx, id, true)
-	if err != nil {
-		return err
-	}
-	if c.State.Running() {
-		return nil
-	}
-	if err := e.cleanup(ctx, c); err != nil {
-		return err
-	}
-	if c.HostConfig.AutoRemove && c.State.Status == StatusExited {
-		return e.destroy(ctx, c)
-	}
-	return e.save(c)
+	return e.withLocked(ctx, ref, func(c *Container) error {
+		if c.State.Running() {
+			return nil
+		}
+		if err := e.cleanup(ctx, c); err != nil {
+			return err
+		}
+		if c.HostConfig.AutoRemove && c.State.Status == StatusExited {
+			return e.destroy(ctx, c)
+		}
+		return e.save(c)
+	})
 }
 
 // Kill sends sig to the container's process.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,23 +27,31 @@ func (e *Engine) lockFree(id string) bool {
 }
 
 func (e *Engine) flock(id string, how int) (func(), error) {
-	p := filepath.Join(e.locksDir(), id)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := flockPath(filepath.Join(e.locksDir(), id), how)
 	if err != nil {
-		return nil, fmt.Errorf("lock container %s: %w", id, err)
+		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock container %s: %w", id, err)
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // dropLock removes a removed container's lock file.
 func (e *Engine) dropLock(id string) { os.Remove(filepath.Join(e.locksDir(), id)) }
+
+// withLocked resolves ref, holds the container's lock and runs fn on its
+// record, reconciled and repaired.
+func (e *Engine) withLocked(ctx context.Context, ref string, fn func(c *Container) error) error {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := e.load(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	return fn(c)
+}

@@ -23,40 +23,29 @@ func (e *Engine) Unpause(ctx context.Context, ref string) error {
 }
 
 func (e *Engine) setPaused(ctx context.Context, ref string, pause bool) error {
-	id, err := e.Resolve(ref)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := e.load(ctx, id, true)
-	if err != nil {
-		return err
-	}
-	switch {
-	case pause && c.State.Status == StatusPaused:
-		return fmt.Errorf("%w: container %s is already paused", ErrState, c.ID)
-	case pause && c.State.Status != StatusRunning:
-		return fmt.Errorf("%w: container %s is not running", ErrState, c.ID)
-	case !pause && c.State.Status != StatusPaused:
-		return fmt.Errorf("%w: container %s is not paused", ErrState, c.ID)
-	}
-	verb, status := "resume", StatusRunning
-	if pause {
-		verb, status = "pause", StatusPaused
-	}
-	if err := e.runRuntime(ctx, c, verb, c.ID); err != nil {
-		return err
-	}
-	c.State.Status = status
-	if err := e.save(c); err != nil {
-		return err
-	}
-	e.emit("container", map[bool]string{true: "pause", false: "unpause"}[pause], c, nil)
-	return nil
+	return e.withLocked(ctx, ref, func(c *Container) error {
+		switch {
+		case pause && c.State.Status == StatusPaused:
+			return fmt.Errorf("%w: container %s is already paused", ErrState, c.ID)
+		case pause && c.State.Status != StatusRunning:
+			return fmt.Errorf("%w: container %s is not running", ErrState, c.ID)
+		case !pause && c.State.Status != StatusPaused:
+			return fmt.Errorf("%w: container %s is not paused", ErrState, c.ID)
+		}
+		verb, status := "resume", StatusRunning
+		if pause {
+			verb, status = "pause", StatusPaused
+		}
+		if err := e.runRuntime(ctx, c, verb, c.ID); err != nil {
+			return err
+		}
+		c.State.Status = status
+		if err := e.save(c); err != nil {
+			return err
+		}
+		e.emit("container", map[bool]string{true: "pause", false: "unpause"}[pause], c, nil)
+		return nil
+	})
 }
 
 // Rename gives a container a new name.
@@ -187,26 +176,15 @@ func (e *Engine) RawStats(ctx context.Context, c *Container) (json.RawMessage, e
 // Update changes a running container's resources (and the record, so the
 // next start keeps them).
 func (e *Engine) Update(ctx context.Context, ref string, hc func(*HostConfig), runtimeArgs []string) error {
-	id, err := e.Resolve(ref)
-	if err != nil {
-		return err
-	}
-	unlock, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := e.load(ctx, id, true)
-	if err != nil {
-		return err
-	}
-	hc(&c.HostConfig)
-	if c.State.Running() && len(runtimeArgs) > 0 {
-		if err := e.runRuntime(ctx, c, append(append([]string{"update"}, runtimeArgs...), c.ID)...); err != nil {
-			return err
+	return e.withLocked(ctx, ref, func(c *Container) error {
+		hc(&c.HostConfig)
+		if c.State.Running() && len(runtimeArgs) > 0 {
+			if err := e.runRuntime(ctx, c, append(append([]string{"update"}, runtimeArgs...), c.ID)...); err != nil {
+				return err
+			}
 		}
-	}
-	return e.save(c)
+		return e.save(c)
+	})
 }
 
 // RootfsPath is where a running container's root filesystem is mounted.

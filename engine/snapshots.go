@@ -17,11 +17,12 @@ import (
 // Snapshotters are the names berth knows.
 var Snapshotters = []string{"erofs", "overlay", "native"}
 
-func (e *Engine) snapshotsDir() string { return filepath.Join(e.root, "snapshots") }
+// SnapshotsDir is where the snapshotters of root keep their state.
+func SnapshotsDir(root string) string { return filepath.Join(root, "snapshots") }
 
-// OpenSnapshotter opens the snapshotter called name under the root.
-func (e *Engine) OpenSnapshotter(name string) (snapshot.Snapshotter, error) {
-	dir := filepath.Join(e.snapshotsDir(), name)
+// OpenSnapshotter opens the snapshotter called name under root.
+func OpenSnapshotter(root, name string) (snapshot.Snapshotter, error) {
+	dir := filepath.Join(SnapshotsDir(root), name)
 	var (
 		sn  snapshot.Snapshotter
 		err error
@@ -34,7 +35,7 @@ func (e *Engine) OpenSnapshotter(name string) (snapshot.Snapshotter, error) {
 	case "native":
 		sn, err = native.New(dir)
 	default:
-		return nil, fmt.Errorf("snapshotter %q: want one of %s", name, strings.Join(Snapshotters, ", "))
+		return nil, fmt.Errorf("--snapshotter %q: want one of %s", name, strings.Join(Snapshotters, ", "))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s snapshotter in %s: %w", name, dir, err)
@@ -42,21 +43,27 @@ func (e *Engine) OpenSnapshotter(name string) (snapshot.Snapshotter, error) {
 	return sn, nil
 }
 
-// LockSnapshots takes the snapshot GC lock (snapshots/gc.lock), shared or
-// exclusive: shared while snapshots are made on image layers, exclusive
-// while `rmi`/`prune` removes layer snapshots.
-func (e *Engine) LockSnapshots(exclusive bool) (func(), error) {
-	if err := os.MkdirAll(e.snapshotsDir(), 0o700); err != nil {
-		return nil, err
-	}
-	p := filepath.Join(e.snapshotsDir(), "gc.lock")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
+// LockSnapshots takes root's snapshot GC lock (snapshots/gc.lock), shared
+// or exclusive: shared while snapshots are made on image layers, exclusive
+// while `rmi`/`prune` removes layer snapshots, so neither sees half of the
+// other.
+func LockSnapshots(root string, exclusive bool) (func(), error) {
+	if err := os.MkdirAll(SnapshotsDir(root), 0o700); err != nil {
 		return nil, err
 	}
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
+	}
+	return flockPath(filepath.Join(SnapshotsDir(root), "gc.lock"), how)
+}
+
+// flockPath takes a flock on the file p (created if missing); the kernel
+// drops it when the holder dies.
+func flockPath(p string, how int) (func(), error) {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), how)
@@ -69,4 +76,14 @@ func (e *Engine) LockSnapshots(exclusive bool) (func(), error) {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// OpenSnapshotter opens the snapshotter called name under the engine's root.
+func (e *Engine) OpenSnapshotter(name string) (snapshot.Snapshotter, error) {
+	return OpenSnapshotter(e.root, name)
+}
+
+// LockSnapshots is LockSnapshots of the engine's root.
+func (e *Engine) LockSnapshots(exclusive bool) (func(), error) {
+	return LockSnapshots(e.root, exclusive)
 }
