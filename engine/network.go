@@ -39,19 +39,16 @@ func isNetworked(c *Container) bool {
 	return true
 }
 
-// setupNetwork gives the container its network before the monitor creates
-// it: "host" shares the host's; "container:X" joins X's namespace; "none"
-// gets a namespace of its own with only lo up; anything else a namespace
-// attached to its CNI networks (the default network "bridge" unless named),
-// with its published ports. The namespace is recorded before it exists so
-// that a crash in between is torn down.
-func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
+// planNetwork records what setupNetwork will make, before it makes it:
+// "host" nothing; "container:X" X's namespace; anything else a namespace
+// of its own under runroot (with CNI attachments unless "none"). Saved
+// with the starting record, so that a crash in between is torn down.
+func (e *Engine) planNetwork(ctx context.Context, c *Container) error {
 	mode := c.HostConfig.NetworkMode
-	if mode == "host" {
+	switch {
+	case mode == "host":
 		c.Network = nil
-		return nil
-	}
-	if strings.HasPrefix(mode, "container:") {
+	case strings.HasPrefix(mode, "container:"):
 		other, err := e.Get(ctx, strings.TrimPrefix(mode, "container:"))
 		if err != nil {
 			return fmt.Errorf("--network %s: %w", mode, err)
@@ -60,14 +57,22 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 			return fmt.Errorf("--network %s: container %s is not running", mode, other.Name)
 		}
 		c.Network = &NetworkState{NetNS: fmt.Sprintf("/proc/%d/ns/net", other.State.Pid), HostsFrom: other.ID}
-		return e.save(c)
+	default:
+		c.Network = &NetworkState{NetNS: filepath.Join(e.runroot, "netns", c.ID), Owned: true, Attached: mode != "none"}
+	}
+	return nil
+}
+
+// setupNetwork makes what planNetwork recorded: the namespace, with lo up,
+// attached to the container's CNI networks (the default network "bridge"
+// unless named) with its published ports. It touches only c.Network (it
+// runs beside the rootfs mount) and does not save.
+func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
+	if c.Network == nil || !c.Network.Owned {
+		return nil
 	}
 	m, err := e.networks()
 	if err != nil {
-		return err
-	}
-	c.Network = &NetworkState{NetNS: filepath.Join(m.NetNSDir(), c.ID), Owned: true}
-	if err := e.save(c); err != nil {
 		return err
 	}
 	ns, err := m.NewNetNS(c.ID)
@@ -75,9 +80,10 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 		return fmt.Errorf("network namespace: %w", err)
 	}
 	c.Network.NetNS = ns
-	if mode == "none" {
+	if !c.Network.Attached {
 		return nil
 	}
+	mode := c.HostConfig.NetworkMode
 	o := network.AttachOptions{ContainerID: c.ID, ContainerName: c.Name, Hostname: hostname(c), NetNSPath: ns, ExtraHosts: c.HostConfig.ExtraHosts}
 	for _, r := range c.NetworkRequests {
 		o.Networks = append(o.Networks, network.Endpoint{Network: r.Name, IP: r.IP, MAC: r.MAC, Aliases: r.Aliases})
@@ -103,10 +109,6 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 		}
 	}
 	o.Ports = ports
-	c.Network.Attached = true
-	if err := e.save(c); err != nil {
-		return err
-	}
 	res, err := m.Attach(ctx, o)
 	if err != nil {
 		return err
@@ -120,7 +122,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	for _, p := range res.Ports {
 		c.Network.Ports = append(c.Network.Ports, PortBinding{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
 	}
-	return e.save(c)
+	return nil
 }
 
 // teardownNetwork undoes setupNetwork. Idempotent; works from the record

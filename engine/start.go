@@ -65,6 +65,14 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Contai
 	c.State.Status = statusStarting
 	c.State.CleanedUp = false
 	c.State.Error = ""
+	// What start is about to make (the rootfs mount, the network
+	// namespace and attachments) is recorded first, in this one save: a
+	// command killed at any point after it leaves nothing the next
+	// cleanup does not find.
+	c.State.Mounted = true
+	if err := e.planNetwork(ctx, c); err != nil {
+		return nil, err
+	}
 	if err := e.save(c); err != nil {
 		return nil, err
 	}
@@ -90,14 +98,20 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Contai
 }
 
 func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error {
-	if err := e.mountRootfs(ctx, c); err != nil {
-		return err
-	}
+	// The network (a namespace, CNI plugins) and the rootfs mount do not
+	// depend on each other: they run at the same time.
+	netDone := make(chan error, 1)
+	go func() { netDone <- e.setupNetwork(ctx, c) }()
+	merr := e.mountRootfs(ctx, c)
 	oci.ETrace("engine: rootfs mounted")
-	if err := e.setupNetwork(ctx, c); err != nil {
-		return err
-	}
+	nerr := <-netDone
 	oci.ETrace("engine: network")
+	if merr != nil {
+		return merr
+	}
+	if nerr != nil {
+		return nerr
+	}
 	spec, err := e.buildSpec(ctx, c)
 	if err != nil {
 		return err
@@ -198,9 +212,6 @@ func (e *Engine) LogPath(c *Container) string { return e.logPath(c) }
 
 // mountRootfs mounts the container's snapshot on its bundle's rootfs.
 func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
-	if c.State.Mounted {
-		return nil
-	}
 	sn, err := e.OpenSnapshotter(c.Snapshotter)
 	if err != nil {
 		return err
@@ -214,12 +225,8 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return err
 	}
-	// Mark first: a command killed between the mount and the save still
-	// unmounts at the next cleanup.
-	c.State.Mounted = true
-	if err := e.save(c); err != nil {
-		return err
-	}
+	// c.State.Mounted was saved before (see Start): a command killed
+	// between the mount and its next save still unmounts at cleanup.
 	if err := mount.All(ms, rootfs); err != nil {
 		return fmt.Errorf("mount the container's filesystem: %w", err)
 	}
