@@ -626,9 +626,21 @@ func TestEngineNetworking(t *testing.T) {
 	}
 	b.code(125, "not found", "run", "--rm", "--network", "nosuchnet", b.img, "true")
 	b.ok("rm", "-f", "srv", "pub")
+	// --add-host, --dns, --dns-search reach the container's files; -P
+	// publishes exposed ports on random host ports
+	out := b.ok("run", "--rm", "--add-host", "db.local:10.1.2.3", "--dns", "9.9.9.9", "--dns-search", "example.com", b.img,
+		"sh", "-c", "grep db.local /etc/hosts; cat /etc/resolv.conf")
+	if !strings.Contains(out, "10.1.2.3\tdb.local") && !strings.Contains(out, "10.1.2.3 db.local") || !strings.Contains(out, "nameserver 9.9.9.9") || !strings.Contains(out, "search example.com") {
+		t.Fatalf("--add-host/--dns/--dns-search: %q", out)
+	}
+	b.ok("run", "-d", "--name", "pall", "--expose", "8080", "-P", b.img, "sleep", "60")
+	if out := b.ok("port", "pall"); !strings.HasPrefix(out, "8080/tcp -> 0.0.0.0:") {
+		t.Fatalf("-P: port says %q", out)
+	}
+	b.ok("rm", "-f", "pall")
 	// run/rm cycles on the default network leave no veth, netns, lease or rule
 	var ids []string
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 50; i++ {
 		id := strings.TrimSpace(b.ok("run", "-d", "-p", "80", b.img, "true"))
 		b.ok("wait", id)
 		b.ok("rm", id)
@@ -639,6 +651,10 @@ func TestEngineNetworking(t *testing.T) {
 		if bytes.Contains(rules, []byte(id)) {
 			t.Fatalf("iptables rules of %s left", id)
 		}
+	}
+	br := strings.TrimSpace(b.ok("network", "inspect", "--format", `{{index .Options "com.docker.network.bridge.name"}}`, "bridge"))
+	if ports, err := os.ReadDir("/sys/class/net/" + br + "/brif"); err != nil || len(ports) != 0 {
+		t.Fatalf("bridge %s after the cycles: %d ports left (%v)", br, len(ports), err)
 	}
 	leases, _ := filepath.Glob(filepath.Join(b.runroot, "ipam", "*", "*.*.*.*"))
 	if len(leases) > 0 {
