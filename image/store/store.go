@@ -53,6 +53,18 @@ func New(root string, opts ...Opt) (*Store, error) {
 			return nil, fmt.Errorf("image store %s: %w", abs, err)
 		}
 	}
+	// The buckets are made once. A read-only check costs no write and no
+	// fdatasync: every berth command opens the store.
+	ready := false
+	if _, err := os.Stat(s.dbPath()); err == nil {
+		s.View(func(tx *bolt.Tx) error {
+			ready = tx.Bucket(bucketImages) != nil && tx.Bucket(bucketSources) != nil
+			return nil
+		})
+	}
+	if ready {
+		return s, nil
+	}
 	err = s.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketImages, bucketSources} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -13,6 +13,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -30,6 +31,11 @@ type Store struct{ path string }
 // Open creates the metadata file at path if needed.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path}
+	// Made once: a read-only check costs no write and no fdatasync, and
+	// every container start and removal opens the snapshotter.
+	if _, err := os.Stat(path); err == nil && s.View(func(*Tx) error { return nil }) == nil {
+		return s, nil
+	}
 	if err := s.Update(func(*Tx) error { return nil }); err != nil {
 		return nil, fmt.Errorf("init snapshot metadata: %w", err)
 	}
