@@ -127,6 +127,7 @@ func runContainer(ctx context.Context, f *runFlags, args []string) error {
 			err = rerr
 		}
 	}
+	oci.ETrace("cli: removed")
 	if err != nil {
 		if errors.Is(err, shim.ErrDetached) {
 			return nil

@@ -460,5 +460,6 @@ func (e *Engine) destroy(ctx context.Context, c *Container) error {
 	if c.State.Status == StatusRemoving || c.State.Status == StatusExited {
 		e.emit("container", "destroy", c, nil)
 	}
+	oci.ETrace("engine: destroyed")
 	return nil
 }

@@ -86,6 +86,13 @@ func healthConfig(h *Healthcheck) *shim.Health {
 
 // removeAnonymousVolumes removes the container's anonymous volumes (rm -v).
 func (e *Engine) removeAnonymousVolumes(c *Container) {
+	any := false
+	for _, m := range c.Mounts {
+		any = any || m.Type == "volume" && m.Anonymous
+	}
+	if !any {
+		return // without opening the volume store and listing every container
+	}
 	vs, err := e.volumes()
 	if err != nil {
 		return
