@@ -626,6 +626,17 @@ func TestEngineNetworking(t *testing.T) {
 	}
 	b.code(125, "not found", "run", "--rm", "--network", "nosuchnet", b.img, "true")
 	b.ok("rm", "-f", "srv", "pub")
+	// --ip and --mac-address on a user network; several networks
+	b.ok("network", "create", "--subnet", "10.123.5.0/24", "e2eip")
+	t.Cleanup(func() { b.run(nil, "network", "rm", "e2eip") })
+	if out := b.ok("run", "--rm", "--network", "e2eip", "--ip", "10.123.5.77", "--mac-address", "92:d0:c6:0a:29:33", b.img,
+		"sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'; cat /sys/class/net/eth0/address"); out != "10.123.5.77/24\n92:d0:c6:0a:29:33\n" {
+		t.Fatalf("--ip/--mac-address: %q", out)
+	}
+	if out := b.ok("run", "--rm", "--network", "e2eip", "--network", "e2enet", b.img, "ls", "/sys/class/net"); out != "eth0\neth1\nlo\n" {
+		t.Fatalf("two networks: %q", out)
+	}
+	b.code(125, "not in the subnet", "run", "--rm", "--network", "e2eip", "--ip", "10.1.1.1", b.img, "true")
 	// --add-host, --dns, --dns-search reach the container's files; -P
 	// publishes exposed ports on random host ports
 	out := b.ok("run", "--rm", "--add-host", "db.local:10.1.2.3", "--dns", "9.9.9.9", "--dns-search", "example.com", b.img,
