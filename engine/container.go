@@ -226,7 +226,7 @@ func (e *Engine) recordPath(id string) string {
 
 // save replaces the record atomically: readers see the old or the new one.
 func (e *Engine) save(c *Container) error {
-	b, err := json.MarshalIndent(c, "", "  ")
+	b, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}

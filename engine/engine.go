@@ -48,6 +48,7 @@ type Options struct {
 type Engine struct {
 	root, runroot string
 	exe           string
+	shimExe       string   // binary the monitors run from
 	runtime       string   // default runtime binary
 	runtimeArgs   []string // leading args for the default runtime ("runtime" when it is Exe)
 }
@@ -73,10 +74,12 @@ func New(o Options) (*Engine, error) {
 		e.exe = exe
 	}
 	e.runtime = o.Runtime
+	e.shimExe = e.exe
 	if e.runtime == "" {
 		sib := filepath.Join(filepath.Dir(e.exe), "berth-runc")
 		if fi, err := os.Stat(sib); err == nil && fi.Mode().IsRegular() {
-			e.runtime = sib
+			// It links the monitor too, and maps a third of berth's pages.
+			e.runtime, e.shimExe = sib, sib
 		} else {
 			e.runtime, e.runtimeArgs = e.exe, []string{"runtime"}
 		}

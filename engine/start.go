@@ -143,7 +143,7 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 		LogPath:     e.logPath(c),
 		ExitCommand: []string{e.exe, "--root", e.root, "--runroot", e.runroot, "container", "cleanup", c.ID},
 		Restart:     shim.RestartPolicy{Name: c.HostConfig.RestartPolicy.Name, MaxRetries: c.HostConfig.RestartPolicy.MaximumRetryCount},
-		Exe:         e.exe,
+		Exe:         e.shimExe,
 	}
 	if cg := memoryCgroupDir(spec.Linux.CgroupsPath); cg != "" {
 		cfg.MemoryCgroup = cg

@@ -10,6 +10,9 @@ import (
 
 	"github.com/berth-dev/berth/cli/rtcli"
 	"github.com/berth-dev/berth/oci/initproc"
+	// The engine starts its per-container monitors from this (smaller)
+	// binary when it is installed beside berth: fewer pages to map.
+	_ "github.com/berth-dev/berth/shim"
 )
 
 func main() {
