@@ -363,6 +363,9 @@ func gcSnapshotter(ctx context.Context, name string, keep map[string]bool) (int,
 
 // repoTag splits a record's name the way `docker images` shows it.
 func repoTag(ref reference.Reference) (repo, tag string) {
+	if isDangling(ref) {
+		return "<none>", "<none>"
+	}
 	fam := ref.WithTag("x").Familiar()
 	repo = strings.TrimSuffix(fam, ":x")
 	tag = ref.Tag
@@ -370,6 +373,12 @@ func repoTag(ref reference.Reference) (repo, tag string) {
 		tag = "<none>"
 	}
 	return repo, tag
+}
+
+// isDangling says whether ref is the record of an untagged image (an
+// untagged commit or import: see engine.DanglingRepo).
+func isDangling(ref reference.Reference) bool {
+	return strings.HasPrefix(ref.Name(), engine.DanglingRepo)
 }
 
 // platformOf returns the platform of m's config.

@@ -185,9 +185,9 @@ func imageFilter(ctx context.Context, all []*localImage, filters []string) (func
 			for _, v := range vs {
 				switch v {
 				case "true", "1":
-					// berth keeps no untagged images: every record has a name.
-					preds = append(preds, func(*localImage) bool { return false })
+					preds = append(preds, func(li *localImage) bool { return isDangling(li.ref) })
 				case "false", "0":
+					preds = append(preds, func(li *localImage) bool { return !isDangling(li.ref) })
 				default:
 					return nil, fmt.Errorf("invalid filter 'dangling=%s': want true or false", v)
 				}

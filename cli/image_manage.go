@@ -57,7 +57,16 @@ func tag(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return s.PutImage(ctx, store.Image{Name: dref.String(), Target: lis[0].rec.Target, Labels: lis[0].rec.Labels})
+	if err := s.PutImage(ctx, store.Image{Name: dref.String(), Target: lis[0].rec.Target, Labels: lis[0].rec.Labels}); err != nil {
+		return err
+	}
+	// A named image is no longer dangling: its untagged record goes.
+	for _, li := range lis {
+		if isDangling(li.ref) && li.rec.Name != dref.String() {
+			s.DeleteImage(ctx, li.rec.Name)
+		}
+	}
+	return nil
 }
 
 // ---- rmi ----
@@ -179,6 +188,30 @@ func prune(ctx context.Context, out io.Writer, all bool) error {
 	s, err := openStore()
 	if err != nil {
 		return err
+	}
+	if !all {
+		// Docker's prune without -a: the dangling (untagged) images no
+		// container uses.
+		used, err := usedChains(ctx)
+		if err != nil {
+			return err
+		}
+		imgs, err := allImages(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, li := range imgs {
+			if !isDangling(li.ref) {
+				continue
+			}
+			if li.m != nil && len(li.m.Image.RootFS.DiffIDs) > 0 && used[chainTop(li.m.Image.RootFS.DiffIDs)] {
+				continue
+			}
+			if err := s.DeleteImage(ctx, li.rec.Name); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "deleted: %s\n", li.ID())
+		}
 	}
 	if all {
 		used, err := usedChains(ctx)

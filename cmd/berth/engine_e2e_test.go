@@ -707,3 +707,28 @@ func TestEngineExportImportAndAutoRemove(t *testing.T) {
 		t.Fatalf("events: %q", out)
 	}
 }
+
+func TestEngineDanglingImages(t *testing.T) {
+	b := newEB(t)
+	b.ok("run", "--name", "base", b.img, "sh", "-c", "echo x > /f")
+	id := strings.TrimSpace(b.ok("commit", "base"))
+	if out := b.ok("images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"); !strings.HasPrefix(out, "<none>:<none> ") || !strings.Contains(id, strings.Fields(out)[1]) {
+		t.Fatalf("untagged commit %s in images: %q", id, out)
+	}
+	if out := b.ok("images", "--filter", "dangling=false", "-q"); strings.TrimSpace(out) == "" {
+		t.Fatalf("dangling=false lists nothing")
+	}
+	b.ok("tag", id, "named:1")
+	if out := b.ok("images", "--filter", "dangling=true", "-q"); out != "" {
+		t.Fatalf("after tag, still dangling: %q", out)
+	}
+	id2 := strings.TrimSpace(b.ok("commit", "-c", "ENV A=1", "base"))
+	b.ok("image", "prune", "-f")
+	if out := b.ok("images", "--filter", "dangling=true", "-q"); out != "" {
+		t.Fatalf("image prune left dangling images: %q (%s)", out, id2)
+	}
+	if out := b.ok("run", "--rm", "named:1", "cat", "/f"); out != "x\n" {
+		t.Fatalf("tagged commit: %q", out)
+	}
+	b.ok("rm", "base")
+}
