@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,5 +76,19 @@ func imageForRun(ctx context.Context, progress io.Writer, arg, policy, plat stri
 		Config:      li.m.Image.Config,
 		Snapshotter: globals.snapshotter,
 		Parent:      top,
+		Healthcheck: imageHealthcheck(li.m.RawConfig),
 	}, nil
+}
+
+// imageHealthcheck reads Docker's HEALTHCHECK from an image config.
+func imageHealthcheck(raw []byte) *engine.Healthcheck {
+	var cfg struct {
+		Config struct {
+			Healthcheck *engine.Healthcheck `json:"Healthcheck"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(raw, &cfg) != nil || cfg.Config.Healthcheck == nil || len(cfg.Config.Healthcheck.Test) == 0 {
+		return nil
+	}
+	return cfg.Config.Healthcheck
 }

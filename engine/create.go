@@ -24,6 +24,9 @@ type ImageInfo struct {
 	Snapshotter string
 	// Parent is the chain ID of the image's layers ("" for none).
 	Parent string
+	// Healthcheck is the image's HEALTHCHECK (Docker's config has one;
+	// the OCI config does not).
+	Healthcheck *Healthcheck
 }
 
 // MountRequest is one -v, --mount or image volume before resolution.
@@ -97,6 +100,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *Container, err
 		Parent:      o.Image.Parent,
 		ImageConfig: o.Image.Config,
 		State:       State{Status: statusCreating, CleanedUp: true},
+	}
+	if c.Config.Healthcheck == nil && o.Image.Healthcheck != nil {
+		c.Config.Healthcheck = o.Image.Healthcheck
 	}
 	c.HostConfig.PublishAllPorts = o.PublishAll
 	c.NetworkRequests = o.Networks

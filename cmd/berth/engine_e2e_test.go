@@ -732,3 +732,15 @@ func TestEngineDanglingImages(t *testing.T) {
 	}
 	b.ok("rm", "base")
 }
+
+func TestEngineHealthcheck(t *testing.T) {
+	b := newEB(t)
+	b.ok("run", "-d", "--name", "hc", "--health-cmd", "test -f /ok", "--health-interval", "200ms", "--health-retries", "1", b.img, "sleep", "60")
+	waitFor(t, "unhealthy", func() bool { return b.inspect("hc", "{{.State.Health.Status}}") == "unhealthy" })
+	b.ok("exec", "hc", "touch", "/ok")
+	waitFor(t, "healthy", func() bool { return b.inspect("hc", "{{.State.Health.Status}}") == "healthy" })
+	if out := b.ok("ps", "--format", "{{.Status}}", "--filter", "health=healthy"); !strings.Contains(out, "(healthy)") {
+		t.Fatalf("ps with health: %q", out)
+	}
+	b.ok("rm", "-f", "hc")
+}
