@@ -468,6 +468,25 @@ func TestEngineSurvivesKill(t *testing.T) {
 			c.Wait()
 		}
 	}
+	// kill -9 of start at several points: the container is created,
+	// running or repaired back to a startable state
+	for _, delay := range []time.Duration{1, 5, 10, 20, 40} {
+		id := strings.TrimSpace(b.ok("create", b.img, "sleep", "1"))
+		c := b.cmd("start", id)
+		c.Start()
+		time.Sleep(delay * time.Millisecond)
+		c.Process.Kill()
+		c.Wait()
+		st := b.inspect(id, "{{.State.Status}}")
+		switch st {
+		case "created", "running", "exited":
+		default:
+			t.Fatalf("after a killed start: %s", st)
+		}
+		if st != "running" {
+			b.ok("start", id) // startable again
+		}
+	}
 	// whatever the kills left, ps works and rm -f removes it all
 	ids := strings.Fields(b.ok("ps", "-aq", "--no-trunc"))
 	for _, id := range ids {
@@ -743,4 +762,15 @@ func TestEngineHealthcheck(t *testing.T) {
 		t.Fatalf("ps with health: %q", out)
 	}
 	b.ok("rm", "-f", "hc")
+}
+
+func TestEngineAttachLater(t *testing.T) {
+	b := newEB(t)
+	b.ok("run", "-d", "-i", "--name", "att", b.img, "sh", "-c", "read x; echo got $x; exit 3")
+	out, _, code := b.run([]byte("hello\n"), "attach", "att")
+	if code != 3 || out != "got hello\n" {
+		t.Fatalf("attach: exit %d out %q", code, out)
+	}
+	b.code(125, "stopped container", "attach", "att")
+	b.ok("rm", "att")
 }
