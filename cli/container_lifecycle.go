@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -305,6 +303,3 @@ func newCleanupCmd() *cobra.Command {
 		},
 	}
 }
-
-var _ = syscall.SIGKILL
-var _ = os.Stdout

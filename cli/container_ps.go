@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -391,5 +390,3 @@ func containerFilter(all []*engine.Container, filters []string) (func(*engine.Co
 		return true
 	}, nil
 }
-
-var _ = os.Stdout

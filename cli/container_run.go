@@ -62,11 +62,10 @@ func newCreateCmd() *cobra.Command {
 		Args:  minArgs(1, "create"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
-			e, ct, err := createContainer(ctx, &f, args)
+			_, ct, err := createContainer(ctx, &f, args)
 			if err != nil {
 				return err
 			}
-			_ = e
 			fmt.Println(ct.ID)
 			return nil
 		},

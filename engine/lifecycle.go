@@ -151,9 +151,6 @@ func (e *Engine) foldMonitor(ctx context.Context, c *Container) {
 			}
 		}
 		if st.ShimAlive() {
-			if c.State.Status != StatusPaused && paused(c) {
-				c.State.Status = StatusPaused
-			}
 			return
 		}
 	}
@@ -169,12 +166,6 @@ func (e *Engine) foldMonitor(ctx context.Context, c *Container) {
 	if c.State.FinishedAt.IsZero() {
 		c.State.FinishedAt = time.Now().UTC()
 	}
-}
-
-// paused says whether the runtime has the container frozen (read from the
-// runtime's state only for berth's own runtime, where it is a file read).
-func paused(c *Container) bool {
-	return c.State.Status == StatusPaused
 }
 
 // repair finishes or undoes what a killed command left. Caller holds the lock.

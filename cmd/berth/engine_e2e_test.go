@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -582,7 +581,6 @@ func openPty(t *testing.T) (*os.File, *os.File) {
 	return m, s
 }
 
-var _ = io.EOF
 
 func TestEngineNetworking(t *testing.T) {
 	b := newEB(t)
