@@ -581,7 +581,6 @@ func openPty(t *testing.T) (*os.File, *os.File) {
 	return m, s
 }
 
-
 func TestEngineNetworking(t *testing.T) {
 	b := newEB(t)
 	b.ok("pull", "-q", b.img)
