@@ -711,7 +711,9 @@ func TestEngineExportImportAndAutoRemove(t *testing.T) {
 		return code != 0
 	})
 	// stop -s sends that signal
-	b.ok("run", "-d", "--name", "sig", b.img, "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	b.ok("run", "-d", "--name", "sig", b.img, "sh", "-c", "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done")
+	// pid 1 ignores a signal it has no handler for yet: wait for the trap
+	waitFor(t, "trap", func() bool { o, _, _ := b.run(nil, "logs", "sig"); return strings.Contains(o, "ready") })
 	b.ok("stop", "-s", "USR1", "sig")
 	if got := b.inspect("sig", "{{.State.ExitCode}}"); got != "42" {
 		t.Fatalf("stop -s USR1: exit %s", got)
