@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -72,6 +73,10 @@ func newExecCmd() *cobra.Command {
 				}
 			}
 			code, err := e.Exec(ctx, args[0], o)
+			var reported *engine.ReportedError
+			if errors.As(err, &reported) {
+				return &ExitError{Code: code}
+			}
 			if err != nil {
 				return &ExitError{Code: code, Err: err}
 			}

@@ -124,11 +124,7 @@ func newRestartCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
 			return eachContainer(args, func(e *engine.Engine, ref string) error {
-				if err := e.Stop(ctx, ref, stopTimeout(cmd, secs)); err != nil {
-					return err
-				}
-				_, err := e.Start(ctx, ref, engine.StartOptions{})
-				return err
+				return e.Restart(ctx, ref, stopTimeout(cmd, secs))
 			})
 		},
 	}
@@ -167,7 +163,11 @@ func newRmCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
 			return eachContainer(args, func(e *engine.Engine, ref string) error {
-				return e.Remove(ctx, ref, o)
+				err := e.Remove(ctx, ref, o)
+				if o.Force && errors.Is(err, engine.ErrNotFound) {
+					return nil // Docker: rm -f of what is not there is no error
+				}
+				return err
 			})
 		},
 	}

@@ -109,11 +109,14 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *Container, err
 	applyImageDefaults(c, o.Image.Config)
 	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
 		e.releaseName(name, id)
+		e.dropLock(id)
 		return nil, fmt.Errorf("create container dir: %w", err)
 	}
+	rec := c // the named result is nil on the error returns below
 	defer func() {
 		if err != nil {
-			e.destroy(context.WithoutCancel(ctx), c)
+			e.destroy(context.WithoutCancel(ctx), rec)
+			e.removeAnonymousVolumes(rec) // after the record: no longer a user
 		}
 	}()
 	if err := e.save(c); err != nil {

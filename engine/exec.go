@@ -155,6 +155,11 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (int, erro
 			if se := classify(errors.New(msg)); se.(*StartError).Code == 127 {
 				code = 127
 			}
+			if !o.Tty && !o.Detach && o.Stderr != nil {
+				// The runtime printed it on the stderr it shares with the
+				// process: the caller should not print it again.
+				return code, &ReportedError{Err: errors.New(msg)}
+			}
 			return code, errors.New(msg)
 		}
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -164,6 +169,13 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (int, erro
 	}
 	return 0, nil
 }
+
+// ReportedError is an error the user has already seen (the runtime wrote
+// it to the same stderr).
+type ReportedError struct{ Err error }
+
+func (e *ReportedError) Error() string { return e.Err.Error() }
+func (e *ReportedError) Unwrap() error { return e.Err }
 
 func execError(logf string, err error) error {
 	if msg := runtimeLogError(logf); msg != "" {

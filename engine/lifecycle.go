@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,8 +91,9 @@ func (e *Engine) load(ctx context.Context, id string, locked bool) (*Container, 
 				oci.ETrace("engine: cleaning up after an exit")
 				e.foldMonitor(ctx, fresh)
 				if fresh.State.Status == StatusExited && e.cleanup(ctx, fresh) == nil {
-					if fresh.HostConfig.AutoRemove {
+					if e.autoRemove(fresh) {
 						e.destroy(ctx, fresh)
+						e.removeAnonymousVolumes(fresh)
 						unlock()
 						return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 					}
@@ -141,10 +143,16 @@ func (e *Engine) foldMonitor(ctx context.Context, c *Container) {
 			return
 		case "restarting":
 			c.State.Status = StatusRestarting
+			c.State.ExitCode = st.ExitCode
+			c.State.FinishedAt = st.ExitedAt
+			c.State.Pid = 0
 			return
 		case "running":
 			if st.PID != 0 {
 				c.State.Pid = st.PID
+			}
+			if st.RestartCount > 0 && !st.StartedAt.IsZero() {
+				c.State.StartedAt = st.StartedAt // this run's, not the first's
 			}
 			if c.State.Status == StatusRestarting {
 				c.State.Status = StatusRunning
@@ -156,8 +164,8 @@ func (e *Engine) foldMonitor(ctx context.Context, c *Container) {
 	}
 	// The monitor is gone without recording an exit (killed, or the host
 	// rebooted): the container's process died with it or is unmonitored.
-	if c.State.Pid > 0 && syscall.Kill(c.State.Pid, 0) == nil {
-		return
+	if c.State.Pid > 0 && waitGone(ctx, c.State.Pid, 0) != nil {
+		return // still alive (not gone, not a zombie)
 	}
 	c.State.Status = StatusExited
 	c.State.ExitCode = 255
@@ -239,11 +247,44 @@ func (e *Engine) Cleanup(ctx context.Context, ref string) error {
 		if err := e.cleanup(ctx, c); err != nil {
 			return err
 		}
-		if c.HostConfig.AutoRemove && c.State.Status == StatusExited {
-			return e.destroy(ctx, c)
+		if e.autoRemove(c) && c.State.Status == StatusExited {
+			if err := e.destroy(ctx, c); err != nil {
+				return err
+			}
+			e.removeAnonymousVolumes(c) // --rm takes them, as Docker's
+			return nil
 		}
 		return e.save(c)
 	})
+}
+
+// autoRemove says whether c goes when it exits: --rm, unless a restart
+// (which stops it to start it again) marked its monitor dir.
+func (e *Engine) autoRemove(c *Container) bool {
+	if !c.HostConfig.AutoRemove {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(e.shimDir(c.ID), keepFile))
+	return err != nil
+}
+
+// keepFile in a monitor dir keeps a --rm container through a restart.
+const keepFile = "keep"
+
+// Restart stops a container (keeping it even with --rm) and starts it.
+func (e *Engine) Restart(ctx context.Context, ref string, timeout *time.Duration) error {
+	c, err := e.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if c.State.Running() {
+		os.WriteFile(filepath.Join(e.shimDir(c.ID), keepFile), nil, 0o600)
+		if err := e.Stop(ctx, c.ID, timeout); err != nil {
+			return err
+		}
+	}
+	_, err = e.Start(ctx, c.ID, StartOptions{})
+	return err
 }
 
 // Kill sends sig to the container's process.
@@ -259,10 +300,15 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 	if !c.State.Running() {
 		return fmt.Errorf("%w: container %s is not running", ErrState, c.ID)
 	}
-	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || c.State.Status == StatusRestarting {
 		// An explicit kill is a stop for the restart policy too (Docker:
 		// unless-stopped/always stay down until started again).
 		os.WriteFile(filepath.Join(e.shimDir(c.ID), "stopped"), nil, 0o600)
+	}
+	if c.State.Status == StatusRestarting {
+		// Between two runs: the marker above is what stops it.
+		e.emit("container", "kill", c, map[string]string{"signal": fmt.Sprint(int(sig))})
+		return nil
 	}
 	if err := e.runRuntime(ctx, c, "kill", c.ID, fmt.Sprint(int(sig))); err != nil {
 		return err
@@ -324,13 +370,22 @@ func (e *Engine) StopSignal(ctx context.Context, ref string, timeout *time.Durat
 	}
 	_, err = shim.WaitExit(wctx, e.shimDir(c.ID))
 	cancel()
-	if err != nil {
+	if errors.Is(err, shim.ErrShimDied) {
+		// Nobody will record the exit: kill what is left and wait for
+		// the process itself.
 		e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
-		if _, err := shim.WaitExit(ctx, e.shimDir(c.ID)); err != nil {
-			return fmt.Errorf("stop %s: %w", c.ID, err)
+		err = waitGone(ctx, c.State.Pid, 10*time.Second)
+	} else if err != nil {
+		e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
+		if _, err = shim.WaitExit(ctx, e.shimDir(c.ID)); errors.Is(err, shim.ErrShimDied) {
+			err = waitGone(ctx, c.State.Pid, 10*time.Second)
 		}
 	}
-	if err := e.Cleanup(ctx, c.ID); err != nil {
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", c.ID, err)
+	}
+	// A --rm container may be gone already (its monitor cleaned up).
+	if err := e.Cleanup(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	e.emit("container", "stop", c, nil)
@@ -395,6 +450,9 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		if err := e.Stop(ctx, id, &zero); err != nil {
 			return err
 		}
+		if _, err := os.Stat(e.recordPath(id)); errors.Is(err, os.ErrNotExist) {
+			return nil // a --rm container went by itself when it stopped
+		}
 	}
 	unlock, err := e.lock(id)
 	if err != nil {
@@ -453,4 +511,31 @@ func (e *Engine) destroy(ctx context.Context, c *Container) error {
 	}
 	oci.ETrace("engine: destroyed")
 	return nil
+}
+
+// waitGone waits until pid is no longer a live process (gone or a zombie
+// nobody reaps), up to limit.
+func waitGone(ctx context.Context, pid int, limit time.Duration) error {
+	if pid <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		// the state is the field after the ")" that ends the command name
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("process %d still alive %s after SIGKILL", pid, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/oci"
 	"github.com/berth-dev/berth/shim"
 	"github.com/berth-dev/berth/snapshot/mount"
@@ -192,6 +194,8 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 func classify(err error) error {
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "cwd"), strings.Contains(msg, "chdir"), strings.Contains(msg, "working directory"):
+		return &StartError{Code: 126, Err: err} // Docker's code for a bad cwd
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"), strings.Contains(msg, "not found"):
 		return &StartError{Code: 127, Err: err}
 	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"), strings.Contains(msg, "is a directory"):
@@ -238,7 +242,17 @@ func (e *Engine) unmountRootfs(c *Container) error {
 		return nil
 	}
 	if err := mount.UnmountAll(e.rootfs(c.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("unmount %s: %w", e.rootfs(c.ID), err)
+		// Busy (a host process inside it): detach it from the mount table
+		// now, the kernel frees it with its last user. Removal must not
+		// go on through a live mount, nor leave one nobody can find.
+		for i := 0; i < 16; i++ {
+			if derr := unix.Unmount(e.rootfs(c.ID), unix.MNT_DETACH); derr != nil {
+				if derr == unix.EINVAL || derr == unix.ENOENT {
+					break // nothing mounted there any more
+				}
+				return fmt.Errorf("unmount %s: %w", e.rootfs(c.ID), err)
+			}
+		}
 	}
 	c.State.Mounted = false
 	return nil

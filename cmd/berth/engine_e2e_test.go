@@ -773,3 +773,33 @@ func TestEngineAttachLater(t *testing.T) {
 	b.code(125, "stopped container", "attach", "att")
 	b.ok("rm", "att")
 }
+
+func TestEngineRmSemantics(t *testing.T) {
+	b := newEB(t)
+	b.ok("pull", "-q", b.img)
+	// a bad create leaves nothing (and does not crash)
+	b.code(125, "duplicate mount point", "create", "-v", "/a", "-v", "/a", b.img, "true")
+	if n := b.containers(); n != 0 {
+		t.Fatalf("failed create left %d containers", n)
+	}
+	if out := b.ok("volume", "ls", "-q"); out != "" {
+		t.Fatalf("failed create left volumes: %q", out)
+	}
+	// --rm takes the anonymous volumes with the container
+	for i := 0; i < 3; i++ {
+		b.ok("run", "--rm", "-v", "/data", b.img, "true")
+	}
+	b.ok("run", "-d", "--rm", "-v", "/data", "--name", "rmd", b.img, "sleep", "60")
+	b.ok("stop", "-t", "0", "rmd") // exit 0 although the container removed itself
+	waitFor(t, "--rm volumes gone", func() bool { out, _, _ := b.run(nil, "volume", "ls", "-q"); return out == "" })
+	// restart keeps a --rm container
+	b.ok("run", "-d", "--rm", "--name", "rr", b.img, "sleep", "60")
+	b.ok("restart", "-t", "0", "rr")
+	if st := b.inspect("rr", "{{.State.Status}}"); st != "running" {
+		t.Fatalf("after restart of a --rm container: %s", st)
+	}
+	b.ok("rm", "-f", "rr")
+	// rm -f of what is not there is no error
+	b.ok("rm", "-f", "nosuchcontainer")
+	b.code(125, "No such container", "rm", "nosuchcontainer")
+}
