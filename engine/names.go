@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"golang.org/x/sys/unix"
 )
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
@@ -24,14 +26,7 @@ func (e *Engine) claimName(name, id string) error {
 	p := filepath.Join(e.namesDir(), name)
 	err := os.Symlink(id, p)
 	if errors.Is(err, os.ErrExist) {
-		// A name whose container record is gone (a create killed before it
-		// wrote one) is free again.
-		if old, rerr := os.Readlink(p); rerr == nil && old != id {
-			if _, serr := os.Stat(e.recordPath(old)); errors.Is(serr, os.ErrNotExist) && e.lockFree(old) {
-				os.Remove(p)
-				err = os.Symlink(id, p)
-			}
-		}
+		err = e.takeOverName(p, id)
 	}
 	if errors.Is(err, os.ErrExist) {
 		old, _ := os.Readlink(p)
@@ -41,6 +36,30 @@ func (e *Engine) claimName(name, id string) error {
 		return fmt.Errorf("claim name %s: %w", name, err)
 	}
 	return nil
+}
+
+// takeOverName claims the name at p if its container's record is gone (a
+// create killed before it wrote one): under the names lock, so that two
+// commands taking over the same stale name cannot both win.
+func (e *Engine) takeOverName(p, id string) error {
+	old, err := os.Readlink(p)
+	if err != nil || old == id {
+		return os.ErrExist
+	}
+	if _, serr := os.Stat(e.recordPath(old)); !errors.Is(serr, os.ErrNotExist) || !e.lockFree(old) {
+		return os.ErrExist
+	}
+	unlock, err := flockPath(filepath.Join(e.namesDir(), ".lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if again, err := os.Readlink(p); err != nil || again != old {
+		return os.ErrExist // somebody else took it meanwhile
+	}
+	os.Remove(p)
+	e.dropLock(old)
+	return os.Symlink(id, p)
 }
 
 // releaseName drops name if it still points at id.

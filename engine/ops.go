@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -195,28 +194,5 @@ func (e *Engine) Bundle(c *Container) string { return e.containerDir(c.ID) }
 
 // ShimDir is the monitor's directory of a container.
 func (e *Engine) ShimDir(c *Container) string { return e.shimDir(c.ID) }
-
-// WithRootfs runs fn with the container's filesystem mounted (mounting it
-// for the call if the container is not running): cp, export, commit.
-func (e *Engine) WithRootfs(ctx context.Context, c *Container, fn func(rootfs string) error) error {
-	if c.State.Running() {
-		return fn(e.rootfs(c.ID))
-	}
-	sn, err := e.OpenSnapshotter(c.Snapshotter)
-	if err != nil {
-		return err
-	}
-	defer sn.Close()
-	ms, err := sn.Mounts(ctx, c.SnapshotKey)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(e.runroot, "mnt-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(dir)
-	return withMounts(ms, dir, func() error { return fn(dir) })
-}
 
 func (e *Engine) tmpDir() string { return filepath.Join(e.runroot, "tmp") }

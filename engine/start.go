@@ -269,11 +269,3 @@ func memoryCgroupDir(cgPath string) string {
 	}
 	return filepath.Join("/sys/fs/cgroup/memory", cgPath)
 }
-
-func withMounts(ms []mount.Mount, dir string, fn func() error) error {
-	if err := mount.All(ms, dir); err != nil {
-		return err
-	}
-	defer mount.UnmountAll(dir)
-	return fn()
-}
