@@ -441,13 +441,7 @@ func newContainerPruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(removed) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Containers:")
-				for _, id := range removed {
-					fmt.Fprintln(cmd.OutOrStdout(), id)
-				}
-				fmt.Fprintln(cmd.OutOrStdout())
-			}
+			printDeleted(cmd.OutOrStdout(), "Deleted Containers:", removed)
 			fmt.Fprintf(cmd.OutOrStdout(), "Total reclaimed space: %s\n", humanSize(reclaimed))
 			return nil
 		},

@@ -375,12 +375,7 @@ other filters of ls.`,
 				return err
 			}
 			removed, err := m.Prune(cmdCtx(cmd), func(n *network.Network) bool { return !match(n) })
-			if len(removed) > 0 {
-				fmt.Fprintln(out, "Deleted Networks:")
-				for _, n := range removed {
-					fmt.Fprintln(out, n)
-				}
-			}
+			printDeleted(out, "Deleted Networks:", removed)
 			return err
 		},
 	}

@@ -396,25 +396,13 @@ func newSystemPruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(removed) > 0 {
-				fmt.Fprintln(out, "Deleted Containers:")
-				for _, id := range removed {
-					fmt.Fprintln(out, id)
-				}
-				fmt.Fprintln(out)
-			}
+			printDeleted(out, "Deleted Containers:", removed)
 			if volumes {
 				vr, vb, err := pruneVolumes(ctx, nil)
 				if err != nil {
 					return err
 				}
-				if len(vr) > 0 {
-					fmt.Fprintln(out, "Deleted Volumes:")
-					for _, v := range vr {
-						fmt.Fprintln(out, v)
-					}
-					fmt.Fprintln(out)
-				}
+				printDeleted(out, "Deleted Volumes:", vr)
 				reclaimed += vb
 			}
 			fmt.Fprintf(out, "Containers and volumes: reclaimed %s\n", humanSize(reclaimed))

@@ -244,13 +244,7 @@ func newVolumePruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(removed) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Volumes:")
-				for _, v := range removed {
-					fmt.Fprintln(cmd.OutOrStdout(), v)
-				}
-				fmt.Fprintln(cmd.OutOrStdout())
-			}
+			printDeleted(cmd.OutOrStdout(), "Deleted Volumes:", removed)
 			fmt.Fprintf(cmd.OutOrStdout(), "Total reclaimed space: %s\n", humanSize(reclaimed))
 			return nil
 		},

@@ -36,3 +36,15 @@ func printInspect[T any](out io.Writer, objs []T, fmtFlag string) error {
 	}
 	return f.Execute(out, items, nil)
 }
+
+// printDeleted lists what a prune removed, under Docker's heading.
+func printDeleted(out io.Writer, title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintln(out, title)
+	for _, it := range items {
+		fmt.Fprintln(out, it)
+	}
+	fmt.Fprintln(out)
+}
