@@ -348,6 +348,13 @@ func gcSnapshotter(ctx context.Context, name string, keep map[string]bool) (int,
 			}
 		}
 		if len(leaves) == 0 {
+			// Directories no record names (a command killed between its
+			// transaction and the file-system work) go too.
+			if c, ok := sn.(interface{ Cleanup(context.Context) error }); ok {
+				if err := c.Cleanup(ctx); err != nil {
+					return removed, fmt.Errorf("%s snapshotter: cleanup: %w", name, err)
+				}
+			}
 			return removed, nil
 		}
 		sort.Strings(leaves)

@@ -741,7 +741,15 @@ func TestEngineDanglingImages(t *testing.T) {
 		t.Fatalf("after tag, still dangling: %q", out)
 	}
 	id2 := strings.TrimSpace(b.ok("commit", "-c", "ENV A=1", "base"))
+	// a snapshot directory no record names (a killed removal) goes with prune
+	orphan := filepath.Join(b.root, "snapshots", "erofs", "snapshots", "99999")
+	if err := os.MkdirAll(filepath.Join(orphan, "fs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	b.ok("image", "prune", "-f")
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan snapshot dir survived prune: %v", err)
+	}
 	if out := b.ok("images", "--filter", "dangling=true", "-q"); out != "" {
 		t.Fatalf("image prune left dangling images: %q (%s)", out, id2)
 	}
