@@ -438,7 +438,14 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	if err != nil {
 		return err
 	}
-	c, err := e.load(ctx, id, false)
+	// Everything under the lock: a start racing this rm -f waits, or is
+	// waited for and then killed.
+	unlock, err := e.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := e.load(ctx, id, true)
 	if err != nil {
 		return err
 	}
@@ -446,24 +453,9 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		if !o.Force {
 			return fmt.Errorf("%w: cannot remove container %q: container is %s: stop the container before removing or force remove", ErrState, c.Name, c.State.Status)
 		}
-		zero := time.Duration(0)
-		if err := e.Stop(ctx, id, &zero); err != nil {
+		if err := e.killNow(ctx, c); err != nil {
 			return err
 		}
-		if _, err := os.Stat(e.recordPath(id)); errors.Is(err, os.ErrNotExist) {
-			return nil // a --rm container went by itself when it stopped
-		}
-	}
-	unlock, err := e.lock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if c, err = e.load(ctx, id, true); err != nil {
-		return err
-	}
-	if c.State.Running() {
-		return fmt.Errorf("%w: container %s started again while being removed", ErrState, c.Name)
 	}
 	c.State.Status = StatusRemoving
 	if err := e.save(c); err != nil {
@@ -476,6 +468,32 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 	oci.ETrace("engine: removed")
 	if o.Volumes {
 		e.removeAnonymousVolumes(c)
+	}
+	return nil
+}
+
+// killNow SIGKILLs a running container and waits until it is gone, for rm
+// -f. Caller holds the lock (the monitor's cleanup waits for it; destroy
+// does that work).
+func (e *Engine) killNow(ctx context.Context, c *Container) error {
+	dir := e.shimDir(c.ID)
+	os.WriteFile(filepath.Join(dir, "stopped"), nil, 0o600)
+	if c.State.Status == StatusPaused {
+		e.runRuntime(ctx, c, "resume", c.ID)
+	}
+	e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := shim.WaitExit(wctx, dir)
+	if errors.Is(err, shim.ErrShimDied) {
+		err = waitGone(ctx, c.State.Pid, 10*time.Second)
+	}
+	if err != nil {
+		return fmt.Errorf("kill %s: %w", c.ID, err)
+	}
+	e.foldMonitor(ctx, c)
+	if c.State.Running() {
+		return fmt.Errorf("kill %s: still %s", c.ID, c.State.Status)
 	}
 	return nil
 }

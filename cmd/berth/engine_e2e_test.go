@@ -807,6 +807,19 @@ func TestEngineRmSemantics(t *testing.T) {
 		t.Fatalf("after restart of a --rm container: %s", st)
 	}
 	b.ok("rm", "-f", "rr")
+	// rm -f racing start: the container goes either way
+	for i := 0; i < 5; i++ {
+		id := strings.TrimSpace(b.ok("create", b.img, "sleep", "60"))
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); b.run(nil, "start", id) }()
+		b.ok("rm", "-f", id)
+		wg.Wait()
+		if _, _, code := b.run(nil, "inspect", "--type", "container", id); code == 0 {
+			// start won the lock after rm: then it failed or the container runs
+			b.ok("rm", "-f", id)
+		}
+	}
 	// rm -f of what is not there is no error
 	b.ok("rm", "-f", "nosuchcontainer")
 	b.code(125, "No such container", "rm", "nosuchcontainer")
