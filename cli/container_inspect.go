@@ -85,7 +85,11 @@ func inspectAny(ctx context.Context, out io.Writer, args []string, fmtFlag, typ 
 	if err := printInspect(out, items, fmtFlag); err != nil {
 		return err
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		// Docker's inspect exits 1 when an object is missing.
+		return &ExitError{Code: 1, Err: errors.Join(errs...)}
+	}
+	return nil
 }
 
 type jsonBuf struct{ b []byte }

@@ -59,6 +59,13 @@ type InspectNetwork struct {
 	Networks    map[string]Endpoint
 }
 
+// InspectHostConfig is HostConfig with Docker's shape of PortBindings
+// ("80/tcp": [{HostIp, HostPort}]); the record keeps a list.
+type InspectHostConfig struct {
+	HostConfig
+	PortBindings map[string][]HostPort `json:"PortBindings"`
+}
+
 // HostPort is one binding of a published port.
 type HostPort struct {
 	HostIp   string //nolint:revive // Docker's name
@@ -85,7 +92,7 @@ type Inspect struct {
 	ProcessLabel    string
 	AppArmorProfile string
 	ExecIDs         []string
-	HostConfig      HostConfig
+	HostConfig      InspectHostConfig
 	GraphDriver     struct {
 		Name string
 		Data map[string]string
@@ -163,7 +170,7 @@ func (e *Engine) Inspect(c *Container) *Inspect {
 		Driver:         c.Snapshotter,
 		Platform:       "linux",
 		ExecIDs:        nil,
-		HostConfig:     c.HostConfig,
+		HostConfig:     InspectHostConfig{HostConfig: c.HostConfig, PortBindings: map[string][]HostPort{}},
 		Mounts:         c.Mounts,
 	}
 	if len(argv) > 0 {
@@ -229,5 +236,13 @@ func (e *Engine) Inspect(c *Container) *Inspect {
 		}
 	}
 	in.NetworkSettings = ns
+	for _, p := range c.HostConfig.PortBindings {
+		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Protocol)
+		hp := ""
+		if p.HostPort != 0 {
+			hp = fmt.Sprint(p.HostPort)
+		}
+		in.HostConfig.PortBindings[k] = append(in.HostConfig.PortBindings[k], HostPort{HostIp: p.HostIP, HostPort: hp})
+	}
 	return in
 }

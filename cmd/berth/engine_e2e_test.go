@@ -259,6 +259,11 @@ func TestEngineDetachedLifecycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(b.ok("inspect", "web")), &objs); err != nil || len(objs) != 1 || objs[0]["Id"] != id {
 		t.Fatalf("inspect JSON: %v %v", err, objs)
 	}
+	for _, k := range []string{"State", "Config", "HostConfig", "NetworkSettings", "Mounts", "GraphDriver"} {
+		if _, ok := objs[0][k]; !ok {
+			t.Fatalf("inspect has no %s", k)
+		}
+	}
 	// exec: env, user, workdir, exit code, and it lands in the container
 	out := b.ok("exec", "-e", "X=1", "-u", "nobody", "-w", "/tmp", "web", "sh", "-c", "echo $X $(id -u) $(pwd) $(hostname)")
 	if strings.TrimSpace(out) != "1 65534 /tmp "+id[:12] {
@@ -308,7 +313,7 @@ func TestEngineDetachedLifecycle(t *testing.T) {
 		t.Fatalf("after kill: %q", got)
 	}
 	b.ok("rm", "web2")
-	b.code(125, "No such container", "inspect", "--type", "container", "web2")
+	b.code(1, "No such container", "inspect", "--type", "container", "web2")
 	b.assertNoLeaks()
 }
 
@@ -627,6 +632,9 @@ func TestEngineNetworking(t *testing.T) {
 	b.ok("run", "-d", "--name", "pub", "-p", "127.0.0.1::80", b.img, "sh", "-c",
 		"mkdir /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www")
 	hp := strings.TrimSpace(b.ok("port", "pub", "80"))
+	if got := b.inspect("pub", `{{(index (index .HostConfig.PortBindings "80/tcp") 0).HostIp}}`); got != "127.0.0.1" {
+		t.Fatalf("inspect PortBindings: %q", got)
+	}
 	if !strings.HasPrefix(hp, "127.0.0.1:") {
 		t.Fatalf("port: %q", hp)
 	}
