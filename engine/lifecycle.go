@@ -214,22 +214,34 @@ func (e *Engine) cleanup(ctx context.Context, c *Container) error {
 	if c.State.CleanedUp {
 		return nil
 	}
-	if err := e.runRuntime(ctx, c, "delete", "--force", c.ID); err != nil {
-		// A runtime without this container (never created, or deleted) is fine.
-		if st, serr := e.runtimeState(ctx, c); serr == nil && st != nil {
-			return err
+	// The runtime's state and cgroups and the network go while the rootfs
+	// is unmounted: they do not depend on each other once the init is
+	// gone (its pid namespace took every other process with it).
+	errc := make(chan error, 1)
+	go func() {
+		err := e.runRuntime(ctx, c, "delete", "--force", c.ID)
+		if err != nil {
+			// A runtime without this container (never created, or deleted) is fine.
+			if st, serr := e.runtimeState(ctx, c); serr != nil || st == nil {
+				err = nil
+			}
 		}
-	}
-	oci.ETrace("engine: cleanup: runtime deleted")
-	if err := e.teardownNetwork(ctx, c); err != nil {
-		return err
-	}
-	oci.ETrace("engine: cleanup: network down")
+		oci.ETrace("engine: cleanup: runtime deleted")
+		if err == nil {
+			err = e.teardownNetwork(ctx, c)
+			oci.ETrace("engine: cleanup: network down")
+		}
+		errc <- err
+	}()
 	e.unmountVolumes(c)
-	if err := e.unmountRootfs(c); err != nil {
+	uerr := e.unmountRootfs(c)
+	oci.ETrace("engine: cleanup: unmounted")
+	if err := <-errc; err != nil {
 		return err
 	}
-	oci.ETrace("engine: cleanup: unmounted")
+	if uerr != nil {
+		return uerr
+	}
 	c.State.CleanedUp = true
 	if !c.State.StartedAt.IsZero() {
 		e.emit("container", "die", c, map[string]string{"exitCode": fmt.Sprint(c.State.ExitCode)})
@@ -508,19 +520,33 @@ func (e *Engine) destroy(ctx context.Context, c *Container) error {
 		e.teardownNetwork(ctx, c)
 		e.unmountRootfs(c)
 	}
+	if mounted(e.rootfs(c.ID)) {
+		// Never remove files through a live mount: keep the record for
+		// the next attempt.
+		return fmt.Errorf("remove %s: its root filesystem is still mounted at %s", c.ID, e.rootfs(c.ID))
+	}
+	// The files go while the snapshot is removed.
+	filesErr := make(chan error, 1)
+	go func() {
+		os.RemoveAll(e.shimDir(c.ID))
+		filesErr <- os.RemoveAll(e.containerDir(c.ID))
+	}()
+	var snapErr error
 	if c.SnapshotKey != "" && c.Snapshotter != "" {
 		if sn, err := e.OpenSnapshotter(c.Snapshotter); err == nil {
 			err = sn.Remove(ctx, c.SnapshotKey)
 			sn.Close()
 			if err != nil && !isNotFound(err) {
-				return fmt.Errorf("remove the container's filesystem: %w", err)
+				snapErr = fmt.Errorf("remove the container's filesystem: %w", err)
 			}
 		}
 	}
 	oci.ETrace("engine: destroy: snapshot removed")
-	os.RemoveAll(e.shimDir(c.ID))
-	if err := os.RemoveAll(e.containerDir(c.ID)); err != nil {
+	if err := <-filesErr; err != nil {
 		return fmt.Errorf("remove %s: %w", e.containerDir(c.ID), err)
+	}
+	if snapErr != nil {
+		return snapErr
 	}
 	e.releaseName(c.Name, c.ID)
 	e.dropLock(c.ID)
@@ -556,4 +582,14 @@ func waitGone(ctx context.Context, pid int, limit time.Duration) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// mounted says whether dir is a mount point (its device differs from its
+// parent's).
+func mounted(dir string) bool {
+	var st, pst unix.Stat_t
+	if unix.Lstat(dir, &st) != nil || unix.Lstat(filepath.Dir(dir), &pst) != nil {
+		return false
+	}
+	return st.Dev != pst.Dev
 }
