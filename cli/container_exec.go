@@ -119,11 +119,7 @@ func newLogsCmd() *cobra.Command {
 		Args: exactArgs(1, "logs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Get(ctx, args[0])
+			e, c, err := openContainer(ctx, args[0])
 			if err != nil {
 				return err
 			}

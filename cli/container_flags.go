@@ -112,8 +112,9 @@ func (f *runFlags) register(fs *pflag.FlagSet, run bool) {
 
 // createOptions checks every flag and builds the engine's request. Nothing
 // is created on error.
-func (f *runFlags) createOptions(img engine.ImageInfo, args []string) (engine.CreateOptions, error) {
-	o := engine.CreateOptions{Name: f.name, Image: img}
+// The image is the caller's to fill in.
+func (f *runFlags) createOptions(args []string) (engine.CreateOptions, error) {
+	o := engine.CreateOptions{Name: f.name}
 	cfg := &o.Config
 	hc := &o.HostConfig
 	cfg.Cmd = args

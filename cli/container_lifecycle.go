@@ -55,11 +55,7 @@ func newStartCmd() *cobra.Command {
 				if len(args) > 1 {
 					return errors.New("you cannot start and attach multiple containers at once")
 				}
-				e, err := openEngine()
-				if err != nil {
-					return err
-				}
-				c, err := e.Get(ctx, args[0])
+				e, c, err := openContainer(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -249,11 +245,7 @@ func newAttachCmd() *cobra.Command {
 		Args:  exactArgs(1, "attach"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Get(ctx, args[0])
+			e, c, err := openContainer(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -292,11 +292,7 @@ func newPortCmd() *cobra.Command {
 		Short: "List port mappings or a specific mapping for the container",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			c, err := e.Get(bg(cmd.Context()), args[0])
+			_, c, err := openContainer(bg(cmd.Context()), args[0])
 			if err != nil {
 				return err
 			}
@@ -476,7 +472,7 @@ func pruneContainers(ctx context.Context, filters []string) ([]string, int64, er
 	if err != nil {
 		return nil, 0, err
 	}
-	pred, err := containerFilter(all, labelFilters)
+	pred, err := containerFilter(e, all, labelFilters)
 	if err != nil {
 		return nil, 0, err
 	}

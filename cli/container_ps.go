@@ -76,7 +76,7 @@ func listContainers(ctx context.Context, out io.Writer, o *psOpts) error {
 		return err
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
-	pred, err := containerFilter(all, o.filters)
+	pred, err := containerFilter(e, all, o.filters)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func makePsRow(ctx context.Context, e *engine.Engine, c *engine.Container, noTru
 		RunningFor: since(c.Created),
 		Ports:      portsString(c),
 		State:      c.State.Status,
-		Status:     statusString(c),
+		Status:     statusString(e, c),
 		Names:      c.Name,
 		c:          c,
 	}
@@ -193,7 +193,7 @@ func shortCID(id string, noTrunc bool) string {
 }
 
 // statusString is Docker's STATUS column.
-func statusString(c *engine.Container) string {
+func statusString(e *engine.Engine, c *engine.Container) string {
 	s := c.State
 	switch s.Status {
 	case engine.StatusRunning, engine.StatusPaused:
@@ -201,7 +201,7 @@ func statusString(c *engine.Container) string {
 		if s.Status == engine.StatusPaused {
 			out += " (Paused)"
 		}
-		if h := healthStatus(c); h != "" {
+		if h := healthStatus(e, c); h != "" {
 			out += " (" + h + ")"
 		}
 		return out
@@ -221,11 +221,7 @@ func statusString(c *engine.Container) string {
 }
 
 // healthStatus is the container's health ("healthy", ...) or "".
-func healthStatus(c *engine.Container) string {
-	e, err := openEngine()
-	if err != nil {
-		return ""
-	}
+func healthStatus(e *engine.Engine, c *engine.Container) string {
 	h, err := e.Health(c)
 	if err != nil || h == nil {
 		return ""
@@ -280,7 +276,7 @@ func hasStatusFilter(fs []string) bool {
 
 // containerFilter compiles ps --filter values (several values of one key
 // are ORed, different keys ANDed, as in Docker).
-func containerFilter(all []*engine.Container, filters []string) (func(*engine.Container) bool, error) {
+func containerFilter(e *engine.Engine, all []*engine.Container, filters []string) (func(*engine.Container) bool, error) {
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -352,7 +348,7 @@ func containerFilter(all []*engine.Container, filters []string) (func(*engine.Co
 			}
 		case "health":
 			p = func(c *engine.Container, v string) bool {
-				h := healthStatus(c)
+				h := healthStatus(e, c)
 				if h == "" {
 					h = "none"
 				}

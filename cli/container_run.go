@@ -32,6 +32,16 @@ func openEngine() (*engine.Engine, error) {
 	return engine.New(engine.Options{Root: globals.root, RunRoot: globals.runroot})
 }
 
+// openContainer opens the engine and finds the container ref names.
+func openContainer(ctx context.Context, ref string) (*engine.Engine, *engine.Container, error) {
+	e, err := openEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.Get(ctx, ref)
+	return e, c, err
+}
+
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	c := &cobra.Command{
@@ -75,17 +85,8 @@ func newCreateCmd() *cobra.Command {
 }
 
 func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.Engine, *engine.Container, error) {
-	// Flags first: a bad flag must not pull anything.
-	if _, err := f.createOptions(engine.ImageInfo{}, args[1:]); err != nil {
-		return nil, nil, err
-	}
-	oci.ETrace("cli: flags")
-	img, err := imageForRun(ctx, os.Stderr, args[0], f.pull, f.platform)
-	oci.ETrace("cli: image resolved")
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := f.createOptions(img, args[1:])
+	// Flags and networks first: a bad one must not pull anything.
+	o, err := f.createOptions(args[1:])
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,6 +97,11 @@ func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.E
 	if err := checkNetworks(ctx, e, o.Networks); err != nil {
 		return nil, nil, err
 	}
+	oci.ETrace("cli: flags")
+	if o.Image, err = imageForRun(ctx, os.Stderr, args[0], f.pull, f.platform); err != nil {
+		return nil, nil, err
+	}
+	oci.ETrace("cli: image resolved")
 	c, err := e.Create(ctx, o)
 	if err != nil {
 		return nil, nil, err

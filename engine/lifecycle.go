@@ -201,7 +201,7 @@ func (e *Engine) repair(ctx context.Context, c *Container) error {
 func (e *Engine) stopMonitor(c *Container) {
 	dir := e.shimDir(c.ID)
 	os.WriteFile(filepath.Join(dir, "stopped"), nil, 0o600)
-	e.runRuntime(context.Background(), c, "delete", "--force", c.ID)
+	e.rtDelete(context.Background(), c)
 	if st, err := shim.ReadState(dir); err == nil && st.ShimAlive() {
 		syscall.Kill(st.ShimPID, syscall.SIGKILL)
 	}
@@ -219,13 +219,7 @@ func (e *Engine) cleanup(ctx context.Context, c *Container) error {
 	// gone (its pid namespace took every other process with it).
 	errc := make(chan error, 1)
 	go func() {
-		err := e.runRuntime(ctx, c, "delete", "--force", c.ID)
-		if err != nil {
-			// A runtime without this container (never created, or deleted) is fine.
-			if st, serr := e.runtimeState(ctx, c); serr != nil || st == nil {
-				err = nil
-			}
-		}
+		err := e.rtDelete(ctx, c)
 		oci.ETrace("engine: cleanup: runtime deleted")
 		if err == nil {
 			err = e.teardownNetwork(ctx, c)
@@ -322,7 +316,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig syscall.Signal) error
 		e.emit("container", "kill", c, map[string]string{"signal": fmt.Sprint(int(sig))})
 		return nil
 	}
-	if err := e.runRuntime(ctx, c, "kill", c.ID, fmt.Sprint(int(sig))); err != nil {
+	if err := e.rtKill(ctx, c, sig, false); err != nil {
 		return err
 	}
 	e.emit("container", "kill", c, map[string]string{"signal": fmt.Sprint(int(sig))})
@@ -373,7 +367,7 @@ func (e *Engine) StopSignal(ctx context.Context, ref string, timeout *time.Durat
 		t = *timeout
 	}
 	if t != 0 {
-		e.runRuntime(ctx, c, "kill", c.ID, fmt.Sprint(int(sig)))
+		e.rtKill(ctx, c, sig, false)
 	}
 	wctx, cancel := context.WithTimeout(ctx, max(t, 0))
 	if t < 0 {
@@ -385,10 +379,10 @@ func (e *Engine) StopSignal(ctx context.Context, ref string, timeout *time.Durat
 	if errors.Is(err, shim.ErrShimDied) {
 		// Nobody will record the exit: kill what is left and wait for
 		// the process itself.
-		e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
+		e.rtKill(ctx, c, syscall.SIGKILL, true)
 		err = waitGone(ctx, c.State.Pid, 10*time.Second)
 	} else if err != nil {
-		e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
+		e.rtKill(ctx, c, syscall.SIGKILL, true)
 		if _, err = shim.WaitExit(ctx, e.shimDir(c.ID)); errors.Is(err, shim.ErrShimDied) {
 			err = waitGone(ctx, c.State.Pid, 10*time.Second)
 		}
@@ -493,7 +487,7 @@ func (e *Engine) killNow(ctx context.Context, c *Container) error {
 	if c.State.Status == StatusPaused {
 		e.runRuntime(ctx, c, "resume", c.ID)
 	}
-	e.runRuntime(ctx, c, "kill", "--all", c.ID, "9")
+	e.rtKill(ctx, c, syscall.SIGKILL, true)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	_, err := shim.WaitExit(wctx, dir)

@@ -147,12 +147,6 @@ func (e *Engine) Top(ctx context.Context, ref string, psArgs []string) ([]string
 	return titles, rows, nil
 }
 
-// Stats is the runtime's `events --stats` data for a container.
-type Stats struct {
-	ID   string         `json:"id"`
-	Data map[string]any `json:"data"`
-}
-
 // RawStats returns the runtime's stats JSON for a running container.
 func (e *Engine) RawStats(ctx context.Context, c *Container) (json.RawMessage, error) {
 	bin, pre := e.runtimeFor(c)
@@ -185,12 +179,6 @@ func (e *Engine) Update(ctx context.Context, ref string, hc func(*HostConfig), r
 		return e.save(c)
 	})
 }
-
-// RootfsPath is where a running container's root filesystem is mounted.
-func (e *Engine) RootfsPath(c *Container) string { return e.rootfs(c.ID) }
-
-// Bundle is the container's bundle directory.
-func (e *Engine) Bundle(c *Container) string { return e.containerDir(c.ID) }
 
 // ShimDir is the monitor's directory of a container.
 func (e *Engine) ShimDir(c *Container) string { return e.shimDir(c.ID) }

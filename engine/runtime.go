@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/berth-dev/berth/oci"
 )
@@ -41,11 +42,6 @@ func ownRuntime(c *Container) bool {
 
 // runRuntime runs one runtime command and returns its error text.
 func (e *Engine) runRuntime(ctx context.Context, c *Container, args ...string) error {
-	if ownRuntime(c) {
-		if done, err := e.inProcess(c, args); done {
-			return err
-		}
-	}
 	bin, pre := e.runtimeFor(c)
 	cmd := exec.CommandContext(ctx, bin, append(pre, args...)...)
 	var stderr bytes.Buffer
@@ -80,50 +76,62 @@ func (e *Engine) runtimeState(ctx context.Context, c *Container) (*runtimeState,
 	return &st, nil
 }
 
-// inProcess runs start, kill and delete of berth's own runtime here.
-func (e *Engine) inProcess(c *Container, args []string) (bool, error) {
-	rt := &oci.Runtime{Root: e.runtimeRoot()}
-	load := func(id string) (*oci.Container, error) {
-		ct, err := rt.Load(id)
-		if err != nil {
-			return nil, fmt.Errorf("container %s: %w", id, err)
-		}
-		return ct, nil
+// ownContainer loads c from berth's own runtime state, for the verbs the
+// engine runs in-process.
+func (e *Engine) ownContainer(c *Container) (*oci.Container, error) {
+	ct, err := (&oci.Runtime{Root: e.runtimeRoot()}).Load(c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID, err)
 	}
-	switch {
-	case len(args) == 2 && args[0] == "start":
-		ct, err := load(args[1])
+	return ct, nil
+}
+
+// rtStart starts the created container's process.
+func (e *Engine) rtStart(ctx context.Context, c *Container) error {
+	if !ownRuntime(c) {
+		return e.runRuntime(ctx, c, "start", c.ID)
+	}
+	ct, err := e.ownContainer(c)
+	if err != nil {
+		return err
+	}
+	return ct.Start()
+}
+
+// rtDelete deletes the runtime's container, killing what is left of it; a
+// runtime without it is no error.
+func (e *Engine) rtDelete(ctx context.Context, c *Container) error {
+	if !ownRuntime(c) {
+		err := e.runRuntime(ctx, c, "delete", "--force", c.ID)
 		if err != nil {
-			return true, err
+			if st, serr := e.runtimeState(ctx, c); serr != nil || st == nil {
+				return nil // never created, or already deleted
+			}
 		}
-		return true, ct.Start()
-	case len(args) == 3 && args[0] == "delete" && args[1] == "--force":
-		ct, err := load(args[2])
-		if errors.Is(err, oci.ErrNotExist) {
-			return true, rt.RemoveLeftovers(args[2])
-		}
-		if err != nil {
-			return true, err
-		}
-		return true, ct.Delete(true)
-	case len(args) >= 3 && args[0] == "kill":
-		all := args[1] == "--all"
-		rest := args[1:]
+		return err
+	}
+	ct, err := e.ownContainer(c)
+	if errors.Is(err, oci.ErrNotExist) {
+		return (&oci.Runtime{Root: e.runtimeRoot()}).RemoveLeftovers(c.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return ct.Delete(true)
+}
+
+// rtKill signals the container's init, or every process of it with all.
+func (e *Engine) rtKill(ctx context.Context, c *Container, sig syscall.Signal, all bool) error {
+	if !ownRuntime(c) {
+		args := []string{"kill"}
 		if all {
-			rest = args[2:]
+			args = append(args, "--all")
 		}
-		if len(rest) != 2 {
-			return false, nil
-		}
-		sig, err := oci.ParseSignal(rest[1])
-		if err != nil {
-			return true, err
-		}
-		ct, err := load(rest[0])
-		if err != nil {
-			return true, err
-		}
-		return true, ct.Signal(sig, all)
+		return e.runRuntime(ctx, c, append(args, c.ID, fmt.Sprint(int(sig)))...)
 	}
-	return false, nil
+	ct, err := e.ownContainer(c)
+	if err != nil {
+		return err
+	}
+	return ct.Signal(sig, all)
 }

@@ -174,7 +174,7 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 			return err
 		}
 	}
-	if err := e.runRuntime(ctx, c, "start", c.ID); err != nil {
+	if err := e.rtStart(ctx, c); err != nil {
 		return classify(err)
 	}
 	oci.ETrace("engine: runtime start done")

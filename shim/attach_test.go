@@ -154,7 +154,12 @@ func TestTerminal(t *testing.T) {
 	if err := Resize(c.Dir, 40, 100); err != nil {
 		t.Fatal(err)
 	}
-	pw.Write([]byte("stty size\n"))
+	// The resize comes on a connection of its own: the monitor may read
+	// this client's next stdin first, so ask until the new size shows.
+	for i := 0; i < 100 && !strings.Contains(out.String(), "40 100"); i++ {
+		pw.Write([]byte("stty size\n"))
+		time.Sleep(100 * time.Millisecond)
+	}
 	waitFor(t, &out, "40 100")
 	pw.Write([]byte("exit 5\n"))
 	if err := wait(); err != nil {

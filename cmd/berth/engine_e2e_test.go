@@ -42,22 +42,9 @@ func newEB(t *testing.T) *eb {
 	}
 	b := &eb{t: t, root: filepath.Join(t.TempDir(), "root"), runroot: rr, img: img}
 	t.Cleanup(func() {
-		ids, _, _ := b.run(nil, "ps", "-aq", "--no-trunc")
-		for _, id := range strings.Fields(ids) {
-			b.run(nil, "rm", "-f", id)
-		}
+		removeAll(b.run)
 		b.assertNoLeaks()
-		// networks: the root's bridge and firewall chains go too
-		if _, errs, code := b.run(nil, "system", "reset", "-f"); code != 0 {
-			t.Errorf("system reset: %s", errs)
-		}
-		for _, d := range []string{b.root, b.runroot} {
-			m := testutil.MountsUnder(t, d)
-			for i := len(m) - 1; i >= 0; i-- {
-				unix.Unmount(m[i], unix.MNT_DETACH)
-			}
-		}
-		os.RemoveAll(rr)
+		resetRoots(t, b.run, b.root, b.runroot)
 	})
 	return b
 }
@@ -69,21 +56,7 @@ func (b *eb) cmd(args ...string) *exec.Cmd {
 // run runs berth and returns stdout, stderr and the exit code.
 func (b *eb) run(stdin []byte, args ...string) (string, string, int) {
 	b.t.Helper()
-	c := b.cmd(args...)
-	if stdin != nil {
-		c.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		b.t.Fatalf("berth %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runBerth(b.t, nil, stdin, append([]string{"--root", b.root, "--runroot", b.runroot}, args...)...)
 }
 
 func (b *eb) ok(args ...string) string {

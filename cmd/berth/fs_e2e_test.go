@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/testutil"
 )
@@ -39,22 +36,11 @@ func newFB(t *testing.T) *fb {
 	}
 	b := &fb{t: t, root: filepath.Join(t.TempDir(), "root"), runroot: rr, img: "fs/busybox:latest"}
 	t.Cleanup(func() {
-		ids, _, _ := b.run(nil, "ps", "-aq", "--no-trunc")
-		for _, id := range strings.Fields(ids) {
-			b.run(nil, "rm", "-f", id)
-		}
+		removeAll(b.run)
 		if m := testutil.MountsUnder(t, rr); len(m) > 0 {
 			t.Errorf("mounts left under the runroot: %v", m)
 		}
-		// networks: the root's bridge and firewall chains go too
-		b.run(nil, "system", "reset", "-f")
-		for _, d := range []string{b.root, rr} {
-			m := testutil.MountsUnder(t, d)
-			for i := len(m) - 1; i >= 0; i-- {
-				unix.Unmount(m[i], unix.MNT_DETACH)
-			}
-		}
-		os.RemoveAll(rr)
+		resetRoots(t, b.run, b.root, rr)
 	})
 	ref, err := name.ParseReference(b.img)
 	if err != nil {
@@ -71,21 +57,7 @@ func newFB(t *testing.T) *fb {
 // run runs berth and returns stdout, stderr and the exit code.
 func (b *fb) run(stdin []byte, args ...string) (string, string, int) {
 	b.t.Helper()
-	c := exec.Command(berthBin, append([]string{"--root", b.root, "--runroot", b.runroot}, args...)...)
-	if stdin != nil {
-		c.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		b.t.Fatalf("berth %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runBerth(b.t, nil, stdin, append([]string{"--root", b.root, "--runroot", b.runroot}, args...)...)
 }
 
 func (b *fb) ok(args ...string) string {

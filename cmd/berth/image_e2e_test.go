@@ -2,9 +2,7 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -49,22 +47,7 @@ func newIB(t *testing.T) *ib {
 // run runs berth --root ROOT args and returns stdout, stderr and the exit code.
 func (b *ib) run(stdin []byte, args ...string) (string, string, int) {
 	b.t.Helper()
-	c := exec.Command(berthBin, append([]string{"--root", b.root}, args...)...)
-	c.Env = b.env
-	if stdin != nil {
-		c.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		b.t.Fatalf("berth %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runBerth(b.t, b.env, stdin, append([]string{"--root", b.root}, args...)...)
 }
 
 // ok runs a command that must succeed and returns its stdout.
