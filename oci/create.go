@@ -1,8 +1,6 @@
 package oci
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,7 +21,6 @@ import (
 	"github.com/berth-dev/berth/oci/cgroups"
 	"github.com/berth-dev/berth/oci/hooks"
 	"github.com/berth-dev/berth/oci/initproc"
-	"github.com/berth-dev/berth/oci/nsenter"
 	"github.com/berth-dev/berth/oci/seccomp"
 )
 
@@ -54,6 +51,11 @@ type CreateOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// keep is set by Run: the caller waits for the init process.
 	keep bool
+	// startBySync is set by Run: no exec fifo; init waits for "start" on
+	// the sync socket, which create then leaves open (initProc.sync). One
+	// file less to create and remove on the state's filesystem per
+	// container, like crun's run.
+	startBySync bool
 }
 
 // Create creates container id from a bundle: the init process is left
@@ -72,6 +74,8 @@ type initProc struct {
 	pid int
 	// direct is true when pid is our child (no nsenter fork).
 	direct bool
+	// sync is init's socket, kept open when it waits on it for start.
+	sync *initproc.Sync
 }
 
 func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc, err error) {
@@ -137,7 +141,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 
 	// Seccomp is compiled while the child starts.
 	type progResult struct {
-		b   []byte
+		p   *seccomp.Program
 		err error
 	}
 	var progCh chan progResult
@@ -146,27 +150,27 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		go func() {
 			p, err := seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(r.Root, ".seccomp"))
 			if err != nil {
-				progCh <- progResult{nil, fmt.Errorf("linux.seccomp: %w", err)}
-				return
+				err = fmt.Errorf("linux.seccomp: %w", err)
 			}
-			b, err := p.MarshalBinary()
-			progCh <- progResult{b, err}
+			progCh <- progResult{p, err}
 		}()
 	}
 
-	fifo := filepath.Join(dir, "exec.fifo")
-	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return c, nil, fmt.Errorf("exec fifo: %w", err)
+	var fifoFile *os.File
+	if !o.startBySync {
+		fifo := filepath.Join(dir, "exec.fifo")
+		if err := unix.Mkfifo(fifo, 0o622); err != nil {
+			return c, nil, fmt.Errorf("exec fifo: %w", err)
+		}
+		// writable by the container user, whoever it is (mkfifo applied umask)
+		if err := os.Chmod(fifo, 0o622); err != nil {
+			return c, nil, err
+		}
+		if fifoFile, err = os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return c, nil, err
+		}
+		defer fifoFile.Close()
 	}
-	// writable by the container user, whoever it is (mkfifo applied umask)
-	if err := os.Chmod(fifo, 0o622); err != nil {
-		return c, nil, err
-	}
-	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return c, nil, err
-	}
-	defer fifoFile.Close()
 
 	trace("fifo made")
 	cgcfg := cgroups.Config{Path: spec.Linux.CgroupsPath, ID: id, Systemd: r.SystemdCgroup}
@@ -205,7 +209,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
 		NewUserNS:   newNS&unix.CLONE_NEWUSER != 0,
 		NewCgroupNS: hasNewNS(spec, specs.CgroupNamespace),
-		SetHostname: hasNS(spec, specs.UTSNamespace),
+		SetHostname: hasNS(spec, specs.UTSNamespace), StartBySync: o.startBySync,
 	}
 	if cg != nil {
 		icfg.CgroupMounts = cgroupMounts(cg)
@@ -215,7 +219,11 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err != nil {
 		return c, nil, err
 	}
-	defer sync.File().Close()
+	defer func() {
+		if err != nil || !o.startBySync {
+			sync.File().Close()
+		}
+	}()
 	defer syncChild.Close()
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
@@ -242,8 +250,13 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
 	base := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR, fifoFile)
-	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, base, base+1, base+2)}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR)
+	fifoFD := -1
+	if fifoFile != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, fifoFile)
+		fifoFD = base + 2
+	}
+	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, base, base+1, fifoFD)}
 	if traceOn {
 		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
 	}
@@ -285,7 +298,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		}
 		defer pidR.Close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, pidW)
-		cmd.Env = append(cmd.Env, nsenter.Env+"="+strconv.Itoa(3+len(cmd.ExtraFiles)-1)+";"+joinList(joins))
+		cmd.Env = append(cmd.Env, initproc.EnvNsenter+"="+strconv.Itoa(3+len(cmd.ExtraFiles)-1)+";"+joinList(joins))
 		if o.keep {
 			unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		}
@@ -299,6 +312,9 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	trace("started")
 	proc = &initProc{cmd: cmd, pid: cmd.Process.Pid, direct: true}
+	if o.startBySync {
+		proc.sync = sync
+	}
 	syncChild.Close()
 	cfgR.Close()
 	if pidR != nil {
@@ -333,12 +349,14 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		if res.err != nil {
 			return c, proc, res.err
 		}
-		icfg.Seccomp = res.b
+		icfg.Seccomp = res.p
 	}
-	data, err := json.Marshal(icfg)
+	icfg.Pid = proc.pid
+	plan, err := initproc.Compile(icfg)
 	if err != nil {
 		return c, proc, err
 	}
+	data := plan.Encode()
 	go func() { cfgW.Write(data); cfgW.Close() }()
 
 	trace("config sent")
@@ -350,7 +368,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
 		Namespaces: nsPaths(spec, proc.pid),
 	}
-	if err := r.syncInit(c, sync, proc, o); err != nil {
+	if err := r.syncInit(c, sync, plan, proc, o); err != nil {
 		return c, proc, err
 	}
 	trace("init ready")
@@ -388,7 +406,7 @@ func orStd(f, def *os.File) *os.File {
 }
 
 // syncInit serves the init's requests until it reports ready.
-func (r *Runtime) syncInit(c *Container, s *initproc.Sync, proc *initProc, o CreateOpts) error {
+func (r *Runtime) syncInit(c *Container, s *initproc.Sync, plan *initproc.Plan, proc *initProc, o CreateOpts) error {
 	spec := c.State.Spec
 	for {
 		m, fd, err := s.Recv()
@@ -399,7 +417,7 @@ func (r *Runtime) syncInit(c *Container, s *initproc.Sync, proc *initProc, o Cre
 		case initproc.MsgReady:
 			return nil
 		case initproc.MsgError:
-			return errors.New(m.Error)
+			return plan.Err(m)
 		case initproc.MsgCreateRuntime:
 			var herr error
 			if spec.Hooks != nil {

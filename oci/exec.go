@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/oci/initproc"
-	"github.com/berth-dev/berth/oci/nsenter"
 	"github.com/berth-dev/berth/oci/seccomp"
 )
 
@@ -50,15 +48,19 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		p.Cwd = "/"
 	}
 	spec := c.State.Spec
-	var progBytes []byte
+	var prog *seccomp.Program
 	if spec.Linux.Seccomp != nil {
-		prog, err := seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(c.rt.Root, ".seccomp"))
-		if err != nil {
+		var err error
+		if prog, err = seccomp.CompileCached(spec.Linux.Seccomp, filepath.Join(c.rt.Root, ".seccomp")); err != nil {
 			return -1, fmt.Errorf("linux.seccomp: %w", err)
 		}
-		if progBytes, err = prog.MarshalBinary(); err != nil {
-			return -1, err
-		}
+	}
+	// Planned before any process exists: a bad process is reported with
+	// nothing to clean up.
+	plan, err := initproc.Compile(&initproc.Config{Mode: initproc.ModeExec, ID: c.State.ID, Bundle: c.State.Bundle,
+		Rootfs: "/", Spec: initSpec(spec), Process: p, PreserveFDs: o.PreserveFDs, Seccomp: prog})
+	if err != nil {
+		return -1, err
 	}
 	var joins []string
 	for _, t := range []string{"user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt"} {
@@ -108,7 +110,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR, pidW)
 	cmd.Env = []string{
 		fmt.Sprintf("%s=%d,%d,-1", initproc.EnvFDs, base, base+1),
-		nsenter.Env + "=" + strconv.Itoa(base+2) + ";" + strings.Join(joins, ","),
+		initproc.EnvNsenter + "=" + strconv.Itoa(base+2) + ";" + strings.Join(joins, ","),
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: p.Terminal}
 	// Join the container's cgroups before entering its namespaces, where
@@ -119,7 +121,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if cgErr == nil && m.Exists() {
 		v1, v2 := cgroupDirs(m)
 		if len(v1) > 0 {
-			cmd.Env = append(cmd.Env, nsenter.EnvCgroup+"="+strings.Join(v1, ":"))
+			cmd.Env = append(cmd.Env, initproc.EnvCgroup+"="+strings.Join(v1, ":"))
 		}
 		joined = len(v1) > 0
 		if v2 != "" {
@@ -173,12 +175,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 			return fail(fmt.Errorf("join cgroup: %w", err))
 		}
 	}
-	icfg := &initproc.Config{Mode: initproc.ModeExec, ID: c.State.ID, Bundle: c.State.Bundle, Rootfs: "/",
-		Spec: initSpec(spec), Process: p, PreserveFDs: o.PreserveFDs, Seccomp: progBytes}
-	data, err := json.Marshal(icfg)
-	if err != nil {
-		return fail(err)
-	}
+	data := plan.Encode()
 	go func() { cfgW.Write(data); cfgW.Close() }()
 	for ready := false; !ready; {
 		m, fd, err := sync.Recv()
@@ -189,7 +186,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		case initproc.MsgReady:
 			ready = true
 		case initproc.MsgError:
-			return fail(fmt.Errorf("exec: %s", m.Error))
+			return fail(plan.Err(m))
 		case initproc.MsgConsole:
 			err := sendConsole(o.ConsoleSocket, fd)
 			unix.Close(fd)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/oci/hooks"
+	"github.com/berth-dev/berth/oci/initproc"
 )
 
 // Start lets a created container's init exec the user process, then runs
@@ -58,6 +59,32 @@ func (c *Container) Start() error {
 		}
 	}
 	os.Remove(c.fifoPath())
+	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := hooks.RunAll("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
+			c.rt.warn("%v", err)
+		}
+	}
+	return nil
+}
+
+// startBySync is Start for a container Run created: init waits on the
+// sync socket, not on an exec fifo.
+func (c *Container) startBySync(s *initproc.Sync) error {
+	defer s.File().Close()
+	if err := s.Send(initproc.Msg{Type: initproc.MsgStart}, -1); err != nil {
+		return fmt.Errorf("container %q: init exited before start", c.State.ID)
+	}
+	// EOF once init has exec'd (the socket is close-on-exec) or died.
+	var b [64]byte
+	for {
+		n, _, err := unix.Recvfrom(int(s.File().Fd()), b[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			break
+		}
+	}
 	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := hooks.RunAll("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
 			c.rt.warn("%v", err)
@@ -235,6 +262,7 @@ func (c *Container) Pids() ([]int, error) {
 // after it exits and returns the exit status (128+n for signal n).
 func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	o.keep = !detach
+	o.startBySync = true
 	sigc := make(chan os.Signal, 32)
 	if !detach {
 		signal.Notify(sigc, forwardedSignals...)
@@ -248,7 +276,7 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 		p.cmd.Process.Release()
 	}
 	trace("created")
-	if err := c.Start(); err != nil {
+	if err := c.startBySync(p.sync); err != nil {
 		c.Delete(true)
 		return -1, err
 	}

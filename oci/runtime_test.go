@@ -211,6 +211,32 @@ func TestBadInputLeavesNothing(t *testing.T) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
 			return ""
 		}, "createRuntime hook #0"},
+		// failures inside the init stage, reported under their field
+		{"sysctl", func(s *specs.Spec) string { s.Linux.Sysctl = map[string]string{"kernel.no_such_knob": "1"}; return "" },
+			`linux.sysctl "kernel.no_such_knob"="1": no such file or directory`},
+		{"containerHook", func(s *specs.Spec) string {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo oops; exit 3"}}}}
+			return ""
+		}, "createContainer hook #0 (/bin/sh): exit status 3: oops"},
+		{"hookMissing", func(s *specs.Spec) string {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/nonexistent-hook"}}}
+			return ""
+		}, "createContainer hook #0 (/nonexistent-hook): fork/exec /nonexistent-hook: no such file or directory"},
+		{"hookTimeout", func(s *specs.Spec) string {
+			one := 1
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "10"}, Timeout: &one}}}
+			return ""
+		}, "timed out after 1s"},
+		{"device", func(s *specs.Spec) string {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "q"}}
+			return ""
+		}, `linux.devices[0].type: "q"`},
+		{"cwdFile", func(s *specs.Spec) string { s.Process.Cwd = "/bin/busybox"; return "" },
+			`chdir to cwd "/bin/busybox": not a directory`},
+		{"procOnFile", func(s *specs.Spec) string {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/bin/busybox", Type: "proc", Source: "proc"})
+			return ""
+		}, "mounts[7] (proc on /bin/busybox): create mount point: not a directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

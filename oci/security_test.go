@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -149,5 +150,43 @@ func TestMaskedPathSymlinkIgnored(t *testing.T) {
 	out, code, err := e.run("mask")
 	if err != nil || code != 0 || out != "visible\nvisible\n/etc-link/secret\n" {
 		t.Fatalf("code %d err %v out %q", code, err, out)
+	}
+}
+
+// The init stage resolves mount targets itself, one component at a time:
+// a symlink loop is refused by name, and a symlink to a missing absolute
+// path is followed inside the rootfs, never on the host.
+func TestMountTargetSymlinkLoopAndDangling(t *testing.T) {
+	e := newEnv(t)
+	rootfs := t.TempDir()
+	os.Chmod(rootfs, 0o755)
+	copyRootfs(t, rootfs)
+	os.Symlink("loop2", filepath.Join(rootfs, "loop1"))
+	os.Symlink("/loop1", filepath.Join(rootfs, "loop2"))
+	s := testSpec("/bin/true")
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/loop1/x", Type: "tmpfs", Source: "tmpfs"})
+	e.write(s, rootfs)
+	n := len(s.Mounts) - 1
+	_, err := e.rt.Create("loop", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	want := fmt.Sprintf("mounts[%d] (tmpfs on /loop1/x): create mount point: too many levels of symbolic links", n)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	mustNotExist(t, filepath.Join(e.rt.Root, "loop"))
+
+	hostDir := "/nonexistent-berth-dangling"
+	os.Symlink(hostDir+"/deeper", filepath.Join(rootfs, "dangling"))
+	s.Mounts[n] = specs.Mount{Destination: "/dangling/y", Type: "tmpfs", Source: "tmpfs"}
+	s.Process.Args = []string{"/bin/sh", "-c", "grep -c ' /nonexistent-berth-dangling/deeper/y ' /proc/self/mountinfo"}
+	e.write(s, rootfs)
+	out, code, err := e.run("dangling")
+	if err != nil || code != 0 || strings.TrimSpace(out) != "1" {
+		t.Fatalf("dangling: code %d err %v out %q", code, err, out)
+	}
+	if _, err := os.Stat(hostDir); err == nil {
+		t.Fatal("a mount target was created on the host through a dangling symlink")
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, hostDir, "deeper/y")); err != nil {
+		t.Fatalf("target not created inside the rootfs: %v", err)
 	}
 }

@@ -1,29 +1,33 @@
 package initproc
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// Message types on the sync socket between the runtime (parent) and init.
+// Message types on the sync socket between the runtime (parent) and the
+// init stage. A message is its type, then for MsgError three NUL-separated
+// fields: op index, code (errno or stage.h's ERR_*), detail text.
 const (
 	MsgCreateRuntime = "createRuntime" // init → parent: run createRuntime+prestart hooks, then answer MsgAck
 	MsgAck           = "ack"
 	MsgConsole       = "console" // init → parent, with the pty master fd
 	MsgSeccompFD     = "seccomp" // init → parent, with the seccomp listener fd
 	MsgReady         = "ready"   // init → parent: set up, waiting for start (or exec'ing now)
-	MsgError         = "error"   // init → parent: setup failed
-	MsgPid           = "pid"     // nsenter path: the pid of the process that runs init
+	MsgStart         = "start"   // parent → init (StartBySync): exec now; the socket closes when it has
+	MsgError         = "error"   // either way: setup failed
 )
 
 // Msg is one datagram on the sync socket.
 type Msg struct {
-	Type  string `json:"type"`
-	Error string `json:"error,omitempty"`
-	Pid   int    `json:"pid,omitempty"`
+	Type  string
+	Op    int    // MsgError from init: index of the failed op
+	Code  int    // MsgError from init: errno or ERR_* code
+	Error string // MsgError: detail (from init) or the whole error (from the parent)
 }
 
 // Sync is one end of the SOCK_SEQPACKET pair between parent and init.
@@ -37,9 +41,9 @@ func (s *Sync) File() *os.File { return s.f }
 
 // Send writes m, with an optional fd attached (-1 for none).
 func (s *Sync) Send(m Msg, fd int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
+	b := []byte(m.Type)
+	if m.Type == MsgError {
+		b = fmt.Appendf(b, "\x00%d\x00%d\x00%s", -1, 0, m.Error)
 	}
 	var oob []byte
 	if fd >= 0 {
@@ -51,14 +55,14 @@ func (s *Sync) Send(m Msg, fd int) error {
 // Recv reads one message and the fd attached to it (-1 if none).
 func (s *Sync) Recv() (Msg, int, error) {
 	var m Msg
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 8<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(int(s.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return m, -1, err
 	}
 	if n == 0 {
-		return m, -1, fmt.Errorf("sync socket closed: %w", errClosed)
+		return m, -1, fmt.Errorf("sync socket closed")
 	}
 	fd := -1
 	if oobn > 0 {
@@ -69,13 +73,18 @@ func (s *Sync) Recv() (Msg, int, error) {
 			}
 		}
 	}
-	if err := json.Unmarshal(buf[:n], &m); err != nil {
-		return m, fd, fmt.Errorf("bad sync message %q: %w", buf[:n], err)
+	f := strings.SplitN(string(buf[:n]), "\x00", 4)
+	m.Type = f[0]
+	if m.Type == MsgError {
+		if len(f) != 4 {
+			return m, fd, fmt.Errorf("bad sync message %q", buf[:n])
+		}
+		m.Op, _ = strconv.Atoi(f[1])
+		m.Code, _ = strconv.Atoi(f[2])
+		m.Error = f[3]
 	}
 	return m, fd, nil
 }
-
-var errClosed = fmt.Errorf("EOF")
 
 // NewSyncPair makes the socket pair: parent end first.
 func NewSyncPair() (*Sync, *os.File, error) {

@@ -31,7 +31,7 @@ func Load(p *Program) (listenerFD int, err error) {
 	if len(p.Filter) > maxInsns {
 		return -1, errLoadLong
 	}
-	flags := effectiveFlags(p)
+	flags := p.LoadFlags()
 	prog := unix.SockFprog{Len: uint16(len(p.Filter)), Filter: &p.Filter[0]}
 	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(p)
@@ -49,7 +49,9 @@ func Load(p *Program) (listenerFD int, err error) {
 	return -1, nil
 }
 
-func effectiveFlags(p *Program) uintptr {
+// LoadFlags are the seccomp(2) filter flags p is loaded with: the spec's
+// flags adjusted for a listener (or for having none).
+func (p *Program) LoadFlags() uintptr {
 	flags := p.Flags
 	if p.Notify {
 		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER

@@ -1,5 +1,11 @@
-// See nsenter.go. Runs before the Go runtime: keep it small and never
-// return to Go with a half-entered set of namespaces (exit instead).
+// Entering existing namespaces, before the Go runtime and before the init
+// stage (stage.c) runs: setns(2) into a mount or user namespace needs a
+// single-threaded process, so it is done here, from the constructor (see
+// stage.go for the environment). When the runtime re-execs itself with
+// _BERTH_NSENTER set, this joins the listed namespaces, forks when a pid or
+// time namespace applies only to children, and reports the pid of the
+// process that goes on. Never return with a half-entered set of namespaces
+// (exit instead).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
