@@ -111,14 +111,15 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err := os.MkdirAll(r.Root, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("runtime root %s: %w", r.Root, err)
 	}
-	dir := filepath.Join(r.Root, id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	// The state file, empty until the end of create, claims the id.
+	claim, err := os.OpenFile(statePath(r.Root, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
 		if os.IsExist(err) {
 			return nil, nil, fmt.Errorf("container %q: %w", id, ErrExist)
 		}
-		return nil, nil, fmt.Errorf("state dir: %w", err)
+		return nil, nil, fmt.Errorf("state file: %w", err)
 	}
-	c = &Container{rt: r, dir: dir}
+	c = &Container{rt: r, id: id, claim: claim}
 	var cg cgroups.Manager
 	defer func() {
 		if err == nil {
@@ -136,7 +137,10 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		if cg != nil {
 			cg.Destroy()
 		}
-		os.RemoveAll(dir)
+		if c.claim != nil {
+			c.claim.Close()
+		}
+		c.remove()
 	}()
 
 	// Seccomp is compiled while the child starts.
@@ -158,7 +162,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 
 	var fifoFile *os.File
 	if !o.startBySync {
-		fifo := filepath.Join(dir, "exec.fifo")
+		fifo := c.fifoPath()
 		if err := unix.Mkfifo(fifo, 0o622); err != nil {
 			return c, nil, fmt.Errorf("exec fifo: %w", err)
 		}
@@ -368,13 +372,23 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
 		Namespaces: nsPaths(spec, proc.pid),
 	}
+	// The state is written while init builds the rootfs. With
+	// createRuntime hooks, syncInit writes it first itself.
+	saved := make(chan error, 1)
+	if !hasCreateHooks(spec) {
+		go func() { saved <- c.save() }()
+	} else {
+		saved <- nil
+	}
 	if err := r.syncInit(c, sync, plan, proc, o); err != nil {
+		<-saved
 		return c, proc, err
 	}
 	trace("init ready")
-	if err := c.save(); err != nil {
+	if err := <-saved; err != nil {
 		return c, proc, err
 	}
+	trace("state saved")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.pid); err != nil {
 			return c, proc, err
@@ -396,6 +410,12 @@ func initSpec(spec *specs.Spec) *specs.Spec {
 	}
 	cp.Process = nil // sent as Config.Process
 	return &cp
+}
+
+// hasCreateHooks: prestart or createRuntime hooks run during create.
+func hasCreateHooks(spec *specs.Spec) bool {
+	h := spec.Hooks
+	return h != nil && len(h.Prestart)+len(h.CreateRuntime) > 0
 }
 
 func orStd(f, def *os.File) *os.File {
@@ -420,7 +440,8 @@ func (r *Runtime) syncInit(c *Container, s *initproc.Sync, plan *initproc.Plan, 
 			return plan.Err(m)
 		case initproc.MsgCreateRuntime:
 			var herr error
-			if spec.Hooks != nil {
+			if hasCreateHooks(spec) {
+				// the hooks may ask the runtime for the state
 				if err := c.save(); err != nil {
 					return err
 				}

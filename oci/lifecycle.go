@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -176,7 +175,7 @@ func (c *Container) destroy() error {
 	if h := c.State.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
 		herr = hooks.RunAll("poststop", h.Poststop, c.hookState(specs.StateStopped))
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := c.remove(); err != nil {
 		return fmt.Errorf("remove state: %w", err)
 	}
 	if herr != nil {
@@ -264,9 +263,12 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	o.keep = !detach
 	o.startBySync = true
 	sigc := make(chan os.Signal, 32)
+	notified := make(chan struct{})
 	if !detach {
-		signal.Notify(sigc, forwardedSignals...)
-		defer signal.Stop(sigc)
+		// Installing the handlers costs ~0.4 ms (the runtime's signal
+		// thread): done beside create instead of before it.
+		go func() { signal.Notify(sigc, forwardedSignals...); close(notified) }()
+		defer func() { <-notified; signal.Stop(sigc) }()
 	}
 	c, p, err := r.create(id, o)
 	if err != nil {
@@ -341,12 +343,12 @@ func exitCode(ws syscall.WaitStatus) int {
 }
 
 // RemoveLeftovers removes what a create that died early may have left for
-// id (a state dir without state.json); nothing there is no error.
+// id (an empty state file, an exec fifo); nothing there is no error.
 func (r *Runtime) RemoveLeftovers(id string) error {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(filepath.Join(r.Root, id)); err != nil {
+	if err := (&Container{rt: r, id: id}).remove(); err != nil {
 		return fmt.Errorf("remove state of %q: %w", id, err)
 	}
 	return nil

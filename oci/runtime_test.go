@@ -31,7 +31,7 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatalf("SIGKILL: code %d err %v", code, err)
 	}
 	before.check(t, snapshotLeaks(t, "exit0"), "run")
-	mustNotExist(t, filepath.Join(e.rt.Root, "exit0"))
+	mustNotExist(t, statePath(e.rt.Root, "exit0"))
 }
 
 func TestLifecycle(t *testing.T) {
@@ -92,7 +92,8 @@ func TestLifecycle(t *testing.T) {
 	if err := c.Delete(false); err != nil {
 		t.Fatal(err)
 	}
-	mustNotExist(t, filepath.Join(e.rt.Root, id))
+	mustNotExist(t, statePath(e.rt.Root, id))
+	mustNotExist(t, fifoPath(e.rt.Root, id))
 	if _, err := e.rt.Load(id); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("load deleted: %v", err)
 	}
@@ -256,7 +257,8 @@ func TestBadInputLeavesNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
-			mustNotExist(t, filepath.Join(e.rt.Root, id))
+			mustNotExist(t, statePath(e.rt.Root, id))
+			mustNotExist(t, fifoPath(e.rt.Root, id))
 			before.check(t, snapshotLeaks(t, id), tc.name)
 		})
 	}
@@ -278,4 +280,47 @@ func TestBadIDAndSignal(t *testing.T) {
 			t.Errorf("ParseSignal(%q) accepted", in)
 		}
 	}
+}
+
+// A create killed before it wrote its state leaves an empty state file:
+// the id stays taken (no second container gets its cgroup and name), Load
+// reports it as not existing, and delete --force's RemoveLeftovers frees it.
+func TestKilledCreateLeftovers(t *testing.T) {
+	e := newEnv(t)
+	e.write(testSpec("/bin/true"), "")
+	id := "leftover"
+	if err := os.MkdirAll(e.rt.Root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(statePath(e.rt.Root, id), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rt.Load(id); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("Load of an empty state: %v", err)
+	}
+	opts := CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)}
+	if _, err := e.rt.Create(id, opts); !errors.Is(err, ErrExist) {
+		t.Fatalf("create over a leftover: %v", err)
+	}
+	if _, err := os.Stat(statePath(e.rt.Root, id)); err != nil {
+		t.Fatalf("a refused create removed the other's state file: %v", err)
+	}
+	if cs, _ := e.rt.List(); len(cs) != 0 {
+		t.Fatalf("list shows %d containers", len(cs))
+	}
+	if err := e.rt.RemoveLeftovers(id); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.rt.Create(id, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := e.rt.List(); len(cs) != 1 || cs[0].State.ID != id || cs[0].Status() != specs.StateCreated {
+		t.Fatalf("list after create: %v", cs)
+	}
+	if err := c.Delete(true); err != nil {
+		t.Fatal(err)
+	}
+	mustNotExist(t, statePath(e.rt.Root, id))
+	mustNotExist(t, fifoPath(e.rt.Root, id))
 }

@@ -172,7 +172,7 @@ func TestMountTargetSymlinkLoopAndDangling(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
-	mustNotExist(t, filepath.Join(e.rt.Root, "loop"))
+	mustNotExist(t, statePath(e.rt.Root, "loop"))
 
 	hostDir := "/nonexistent-berth-dangling"
 	os.Symlink(hostDir+"/deeper", filepath.Join(rootfs, "dangling"))

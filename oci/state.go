@@ -65,20 +65,45 @@ type State struct {
 }
 
 // Container is a container found under a runtime root.
+//
+// Its state is one file, <root>/<id>.json, and while it waits for start an
+// exec fifo <root>/<id>.fifo (runc keeps a directory with both): every
+// file made and removed per container costs an inode allocation, which on
+// a journal-less ext4 with container churn (this host's /run and /tmp)
+// costs up to a millisecond each.
 type Container struct {
 	rt    *Runtime
-	dir   string
+	id    string
 	State State
+	// claim is the state file create made empty (O_EXCL); the first save
+	// fills it in place, later ones replace it atomically.
+	claim *os.File
 }
 
-func (c *Container) statePath() string { return filepath.Join(c.dir, "state.json") }
-func (c *Container) fifoPath() string  { return filepath.Join(c.dir, "exec.fifo") }
+func statePath(root, id string) string { return filepath.Join(root, id+".json") }
+func fifoPath(root, id string) string  { return filepath.Join(root, id+".fifo") }
 
-// save writes state.json atomically.
+func (c *Container) statePath() string { return statePath(c.rt.Root, c.id) }
+func (c *Container) fifoPath() string  { return fifoPath(c.rt.Root, c.id) }
+
+// save writes the state: into the file create claimed the first time (a
+// reader meanwhile sees an empty or partial file: a container being
+// created, not found), atomically by rename afterwards.
 func (c *Container) save() error {
 	b, err := json.Marshal(&c.State)
 	if err != nil {
 		return err
+	}
+	if f := c.claim; f != nil {
+		c.claim = nil
+		_, err := f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write state %s: %w", f.Name(), err)
+		}
+		return nil
 	}
 	tmp := c.statePath() + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
@@ -87,20 +112,32 @@ func (c *Container) save() error {
 	return os.Rename(tmp, c.statePath())
 }
 
+// remove deletes the container's files.
+func (c *Container) remove() error {
+	os.Remove(c.fifoPath())
+	if err := os.Remove(c.statePath()); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
 // Load reads the container id from the runtime root.
 func (r *Runtime) Load(id string) (*Container, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(r.Root, id)
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	b, err := os.ReadFile(statePath(r.Root, id))
+	if err == nil && len(b) == 0 {
+		// claimed by a create that has not written it yet, or was killed
+		return nil, fmt.Errorf("container %q: being created or left by a killed create: %w", id, ErrNotExist)
+	}
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
 		}
 		return nil, fmt.Errorf("container %q: read state: %w", id, err)
 	}
-	c := &Container{rt: r, dir: dir}
+	c := &Container{rt: r, id: id}
 	if err := json.Unmarshal(b, &c.State); err != nil {
 		return nil, fmt.Errorf("container %q: corrupt state.json: %w", id, err)
 	}
@@ -197,10 +234,11 @@ func (r *Runtime) List() ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range ents {
-		if !e.IsDir() {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		c, err := r.Load(e.Name())
+		c, err := r.Load(id)
 		if err != nil {
 			continue
 		}

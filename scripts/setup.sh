@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   busybox-static        # rootfs for test containers
-  libseccomp-dev        # seccomp compiler (cgo)
+  libseccomp-dev libc6-dev  # seccomp compiler (cgo); static libseccomp.a and libc.a for bin/
   pkg-config gcc make jq
   runc crun             # peers for benchmarks
   skopeo umoci          # image interop tests
