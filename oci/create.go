@@ -262,7 +262,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, base, base+1, fifoFD)}
 	if traceOn {
-		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
+		cmd.Env = append(cmd.Env, "BERTH_TRACE="+os.Getenv("BERTH_TRACE"))
 	}
 	attr := &syscall.SysProcAttr{Cloneflags: uintptr(newNS), Setsid: true}
 	if newNS&unix.CLONE_NEWUSER != 0 {
@@ -294,6 +294,21 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	cmd.SysProcAttr = attr
 
+	// The v1 directories are made while the clone and exec happen.
+	var lateDone chan error
+	waitLate := func() error {
+		if lateDone == nil {
+			return nil
+		}
+		err := <-lateDone
+		lateDone = nil
+		return err
+	}
+	if late {
+		lateDone = make(chan error, 1)
+		go func() { lateDone <- cg.Create(withDefaultDevices(spec)) }()
+		defer waitLate() // before the cleanup above destroys the cgroup
+	}
 	var pidR *os.File
 	if needsNsenter(joins) {
 		var pidW *os.File
@@ -336,12 +351,10 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			proc.pid = n
 		}
 	}
-	if late {
-		if err := cg.Create(withDefaultDevices(spec)); err != nil {
-			return c, proc, err // the deferred cleanup kills init, then removes the cgroup
-		}
-		trace("cgroup created (late)")
+	if err := waitLate(); err != nil {
+		return c, proc, err // the deferred cleanup kills init, then removes the cgroup
 	}
+	trace("cgroup created (late)")
 	if cg != nil && !selfJoin {
 		if err := cg.Apply(proc.pid); err != nil && !r.Rootless {
 			return c, proc, err

@@ -1119,7 +1119,17 @@ static void run_plan(const char *buf, size_t len) {
 			p += l + 1;
 		}
 		// Strings stay in the plan buffer (exec keeps pointers into it).
+		struct timespec t0, t1;
+		if (st.tracing > 1)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		run_op(&o);
+		if (st.tracing > 1) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			char what[128];
+			snprintf(what, sizeof what, "op %u (code %d) %ld us", k, o.code,
+				 (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+			trace(what);
+		}
 		free(o.s);
 		free(o.len);
 	}
@@ -1138,7 +1148,8 @@ void berth_init_stage(void) {
 		_exit(1);
 	}
 	unsetenv("_BERTH_INIT_FDS");
-	st.tracing = getenv("BERTH_TRACE") != NULL;
+	const char *tr = getenv("BERTH_TRACE");
+	st.tracing = tr == NULL ? 0 : strcmp(tr, "2") == 0 ? 2 : 1;
 	trace("init main");
 	st.sync = sync;
 	st.fifo = fifo;
