@@ -8,8 +8,11 @@
 // clones its child with every new namespace at once (SysProcAttr
 // Cloneflags and uid/gid maps), joins existing net/ipc/uts/pid/cgroup/time
 // namespaces on the cloning thread beforehand, and re-execs a sealed,
-// read-only view of its own binary into the init stage (package initproc).
-// Only joining an existing mount or user namespace (and exec into a running
-// container) goes through the C constructor in package nsenter. Seccomp is
-// compiled here, in the parent, and cached.
+// read-only view of its own (static) binary. In that child no Go runtime
+// starts: a C constructor (package initproc) runs the plan the runtime
+// compiled from config.json, builds the rootfs and execs the container
+// process. Joining an existing mount or user namespace (and exec into a
+// running container) goes through the same constructor first. Seccomp is
+// compiled here, in the parent, and cached. A container's state is one
+// file, <root>/<id>.json, plus <root>/<id>.fifo until it is started.
 package oci
