@@ -1151,6 +1151,8 @@ void berth_init_stage(void) {
 	const char *tr = getenv("BERTH_TRACE");
 	st.tracing = tr == NULL ? 0 : strcmp(tr, "2") == 0 ? 2 : 1;
 	trace("init main");
+	// `ps` shows this stage by name, not as the fd it was exec'd from.
+	prctl(PR_SET_NAME, "berth:init", 0, 0, 0);
 	st.sync = sync;
 	st.fifo = fifo;
 	st.proc = -1;
