@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,11 +34,20 @@ var ErrBadID = errors.New("invalid container id")
 // ErrState is wrapped when an operation does not fit the container's status.
 var ErrState = errors.New("invalid container state")
 
-var idRE = regexp.MustCompile(`^[\w+\-.]+$`)
+// validIDChar is runc's id alphabet, [\w+\-.] (a regexp would be
+// compiled at every start of the runtime).
+func validIDChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '+' || c == '-' || c == '.'
+}
 
 // ValidateID checks that id is safe as a directory name.
 func ValidateID(id string) error {
-	if id == "" || len(id) > 1024 || !idRE.MatchString(id) || id == "." || id == ".." {
+	ok := id != "" && len(id) <= 1024 && id != "." && id != ".."
+	for i := 0; ok && i < len(id); i++ {
+		ok = validIDChar(id[i])
+	}
+	if !ok {
 		return fmt.Errorf("%w %q: use letters, digits, '_', '+', '-' and '.'", ErrBadID, id)
 	}
 	return nil
