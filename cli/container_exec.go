@@ -18,7 +18,7 @@ import (
 	"github.com/berth-dev/berth/shim/logs"
 )
 
-func init() {
+func addContainerExecCommands() {
 	for _, mk := range []func() *cobra.Command{newExecCmd, newLogsCmd} {
 		Root.AddCommand(mk())
 		containerCmd.AddCommand(mk())

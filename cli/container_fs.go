@@ -23,7 +23,7 @@ import (
 	"github.com/berth-dev/berth/image/reference"
 )
 
-func init() {
+func addContainerFsCommands() {
 	for _, mk := range []func() *cobra.Command{newCpCmd, newExportCmd, newCommitCmd} {
 		Root.AddCommand(mk())
 		containerCmd.AddCommand(mk())

@@ -13,7 +13,7 @@ import (
 	"github.com/berth-dev/berth/image/reference"
 )
 
-func init() {
+func addContainerImportCommands() {
 	var changes []string
 	var message, plat string
 	c := &cobra.Command{

@@ -12,7 +12,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 )
 
-func init() {
+func addContainerInspectCommands() {
 	var fmtFlag, typ string
 	var size bool
 	c := &cobra.Command{

@@ -13,7 +13,7 @@ import (
 	"github.com/berth-dev/berth/oci"
 )
 
-func init() {
+func addContainerLifecycleCommands() {
 	for _, mk := range []func() *cobra.Command{newStartCmd, newStopCmd, newRestartCmd, newKillCmd, newRmCmd, newWaitCmd, newPauseCmd, newUnpauseCmd, newRenameCmd, newAttachCmd} {
 		Root.AddCommand(mk())
 		containerCmd.AddCommand(mk())

@@ -22,7 +22,7 @@ import (
 	"github.com/berth-dev/berth/oci/cgroups"
 )
 
-func init() {
+func addContainerOpsCommands() {
 	for _, mk := range []func() *cobra.Command{newTopCmd, newStatsCmd, newPortCmd, newUpdateCmd} {
 		Root.AddCommand(mk())
 		containerCmd.AddCommand(mk())

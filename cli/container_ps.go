@@ -15,7 +15,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 )
 
-func init() {
+func addContainerPsCommands() {
 	Root.AddCommand(newPsCmd())
 	ls := newPsCmd()
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"ps", "list"}

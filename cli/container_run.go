@@ -17,7 +17,7 @@ import (
 	"github.com/berth-dev/berth/shim"
 )
 
-func init() {
+func addRunCommands() {
 	Root.AddCommand(newRunCmd(), newCreateCmd())
 	containerCmd.AddCommand(newRunCmd(), newCreateCmd())
 }
@@ -26,7 +26,7 @@ func init() {
 // that also exist at the top level, as in Docker.
 var containerCmd = &cobra.Command{Use: "container", Short: "Manage containers"}
 
-func init() { Root.AddCommand(containerCmd) }
+func addContainerGroup() { Root.AddCommand(containerCmd) }
 
 func openEngine() (*engine.Engine, error) {
 	return engine.New(engine.Options{Root: globals.root, RunRoot: globals.runroot})
@@ -72,7 +72,7 @@ func newCreateCmd() *cobra.Command {
 		Args:  minArgs(1, "create"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := bg(cmd.Context())
-			_, ct, err := createContainer(ctx, &f, args)
+			_, ct, err := createContainer(ctx, &f, args, false)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,9 @@ func newCreateCmd() *cobra.Command {
 	return c
 }
 
-func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.Engine, *engine.Container, error) {
+// createContainer creates the container of a create or run; with start
+// (run), the engine keeps it for the Start or Remove that must follow.
+func createContainer(ctx context.Context, f *runFlags, args []string, start bool) (*engine.Engine, *engine.Container, error) {
 	// Flags and networks first: a bad one must not pull anything.
 	o, err := f.createOptions(args[1:])
 	if err != nil {
@@ -102,6 +104,7 @@ func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.E
 		return nil, nil, err
 	}
 	oci.ETrace("cli: image resolved")
+	o.Start = start
 	c, err := e.Create(ctx, o)
 	if err != nil {
 		return nil, nil, err
@@ -112,7 +115,7 @@ func createContainer(ctx context.Context, f *runFlags, args []string) (*engine.E
 
 func runContainer(ctx context.Context, f *runFlags, args []string) error {
 	ctx = bg(ctx)
-	e, c, err := createContainer(ctx, f, args)
+	e, c, err := createContainer(ctx, f, args, true)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/berth-dev/berth/image/store"
 )
 
-func init() {
+func addImageInspectCommands() {
 	var fmtFlag string
 	c := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
@@ -166,7 +166,7 @@ func toInspect(li *localImage, all []*localImage) inspectImage {
 	return o
 }
 
-func init() {
+func addHistoryCommands() {
 	var human, noTrunc, quiet bool
 	var fmtFlag string
 	mk := func(use string) *cobra.Command {

@@ -21,7 +21,7 @@ type imagesOpts struct {
 	filters                      []string
 }
 
-func init() {
+func addImagesCommands() {
 	o := &imagesOpts{}
 	mk := func(use string) *cobra.Command {
 		c := &cobra.Command{
@@ -62,7 +62,7 @@ var imageCmd = &cobra.Command{
 	RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 }
 
-func init() { Root.AddCommand(imageCmd) }
+func addImageGroup() { Root.AddCommand(imageCmd) }
 
 // imageRow is one line of `images`; its fields are the --format fields.
 type imageRow struct {

@@ -29,7 +29,7 @@ func bg(ctx context.Context) context.Context {
 
 // ---- tag ----
 
-func init() {
+func addTagCommands() {
 	mk := func() *cobra.Command {
 		return &cobra.Command{
 			Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
@@ -71,7 +71,7 @@ func tag(ctx context.Context, src, dst string) error {
 
 // ---- rmi ----
 
-func init() {
+func addRmiCommands() {
 	var force, noPrune bool
 	mk := func(use string) *cobra.Command {
 		c := &cobra.Command{
@@ -164,7 +164,7 @@ func looksLikeID(a string) bool {
 
 // ---- image prune ----
 
-func init() {
+func addImagePruneCommands() {
 	var all, force bool
 	var filters []string
 	c := &cobra.Command{
@@ -248,7 +248,7 @@ func prune(ctx context.Context, out io.Writer, all bool) error {
 
 // ---- push ----
 
-func init() {
+func addPushCommands() {
 	mk := func() *cobra.Command {
 		var quiet bool
 		c := &cobra.Command{
@@ -320,7 +320,7 @@ func push(ctx context.Context, out io.Writer, arg string, quiet bool) error {
 
 // ---- save / load ----
 
-func init() {
+func addSaveCommands() {
 	var output, fmtName, plat string
 	mk := func() *cobra.Command {
 		c := &cobra.Command{
@@ -420,7 +420,7 @@ func save(ctx context.Context, stdout io.Writer, args []string, output, fmtName,
 	return nil
 }
 
-func init() {
+func addLoadCommands() {
 	var input string
 	var quiet bool
 	mk := func() *cobra.Command {
@@ -527,7 +527,7 @@ func archiveKind(path string) (string, error) {
 
 // ---- image export / import (OCI layouts) ----
 
-func init() {
+func addImageExportCommands() {
 	var plat string
 	c := &cobra.Command{
 		Use:   "export IMAGE DIR",

@@ -20,7 +20,7 @@ import (
 	"github.com/berth-dev/berth/image/registry"
 )
 
-func init() {
+func addImagePullCommands() {
 	Root.AddCommand(newPullCmd())
 	imageCmd.AddCommand(newPullCmd())
 }

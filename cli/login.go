@@ -16,7 +16,7 @@ import (
 	"github.com/berth-dev/berth/image/registry"
 )
 
-func init() {
+func addLoginCommands() {
 	var user, password string
 	var passwordStdin bool
 	login := &cobra.Command{

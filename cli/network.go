@@ -29,7 +29,7 @@ var networkCmd = &cobra.Command{
 	RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 }
 
-func init() {
+func addNetworkCommands() {
 	Root.AddCommand(networkCmd)
 	networkCmd.AddCommand(netCreateCmd(), netListCmd(), netInspectCmd(), netRemoveCmd(),
 		netPruneCmd(), netConnectCmd(), netDisconnectCmd())

@@ -28,7 +28,7 @@ const APIVersion = "1.43"
 
 var systemCmd = &cobra.Command{Use: "system", Short: "Manage berth"}
 
-func init() {
+func addSystemCommands() {
 	Root.AddCommand(systemCmd, newVersionCmd(), newInfoCmd(), newEventsCmd())
 	systemCmd.AddCommand(newInfoCmd(), newEventsCmd(), newDfCmd(), newSystemPruneCmd(), newSystemResetCmd())
 }

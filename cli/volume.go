@@ -16,7 +16,7 @@ import (
 
 var volumeCmd = &cobra.Command{Use: "volume", Short: "Manage volumes"}
 
-func init() {
+func addVolumeCommands() {
 	Root.AddCommand(volumeCmd)
 	volumeCmd.AddCommand(newVolumeCreateCmd(), newVolumeLsCmd(), newVolumeInspectCmd(), newVolumeRmCmd(), newVolumePruneCmd())
 }

@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-dev/berth/engine/volume"
+	"github.com/berth-dev/berth/snapshot/mount"
 )
 
 // ImageInfo is the image a container is created from, already in the
@@ -55,6 +56,13 @@ type CreateOptions struct {
 	PublishAll bool
 	// Networks are the --network names with their settings.
 	Networks []NetworkRequest
+	// Start: the caller starts the container next (run). Create then
+	// keeps the container's lock for that Start, which takes the record
+	// from memory, and skips saving the created state the start replaces
+	// at once. The caller must Start or Remove the container next; a
+	// process killed in between leaves a creating record, which the next
+	// command removes.
+	Start bool
 }
 
 // Create makes a container: its record, its writable snapshot on the
@@ -67,7 +75,11 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *Container, err
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	name := strings.TrimPrefix(o.Name, "/")
 	if name != "" {
 		if err := e.claimName(name, id); err != nil {
@@ -129,7 +141,13 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *Container, err
 		return nil, err
 	}
 	c.State.Status = StatusCreated
-	if err := e.save(c); err != nil {
+	if o.Start {
+		// The start's first save follows: the lock and the record (a
+		// copy: the caller keeps its own) go to it.
+		held := *c
+		e.held.Store(id, &heldContainer{c: &held, unlock: unlock})
+		unlock = nil
+	} else if err := e.save(c); err != nil {
 		return nil, err
 	}
 	e.emit("container", "create", c, nil)
@@ -175,10 +193,21 @@ func (e *Engine) prepareSnapshot(ctx context.Context, c *Container) error {
 		return err
 	}
 	defer sn.Close()
-	if _, err := sn.Prepare(ctx, c.SnapshotKey, c.Parent); err != nil {
+	ms, err := sn.Prepare(ctx, c.SnapshotKey, c.Parent)
+	if err != nil {
 		return fmt.Errorf("prepare the container's filesystem on %s: %w", c.Parent, err)
 	}
+	// A start by this process (run) mounts these: they need no second
+	// look at the snapshotter.
+	e.prepared.Store(c.ID, preparedMounts{key: c.SnapshotKey, mounts: ms})
 	return nil
+}
+
+// preparedMounts are the mounts Prepare returned for a container's
+// snapshot, kept for its first start by the same process.
+type preparedMounts struct {
+	key    string
+	mounts []mount.Mount
 }
 
 func (e *Engine) volumes() (*volume.Store, error) {

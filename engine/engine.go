@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Options locate the engine's state and tools.
@@ -51,6 +52,12 @@ type Engine struct {
 	shimExe       string   // binary the monitors run from
 	runtime       string   // default runtime binary
 	runtimeArgs   []string // leading args for the default runtime ("runtime" when it is Exe)
+	// prepared: container id -> preparedMounts, from its create by this
+	// process.
+	prepared sync.Map
+	// held: container id -> *heldContainer, from its create by this
+	// process for a start that follows.
+	held sync.Map
 }
 
 // Errors callers tell apart.

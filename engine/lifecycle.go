@@ -70,6 +70,12 @@ func (e *Engine) dropOrphan(id string) {
 // caller holds the container's lock) it also repairs what a killed command
 // left; without, it only reports.
 func (e *Engine) load(ctx context.Context, id string, locked bool) (*Container, error) {
+	return e.loadSaving(ctx, id, locked, true)
+}
+
+// loadSaving is load; with locked and !saveExit, an exit folded in is not
+// saved: the caller saves the record next anyway (Remove).
+func (e *Engine) loadSaving(ctx context.Context, id string, locked, saveExit bool) (*Container, error) {
 	c, err := e.read(id)
 	if err != nil {
 		return nil, err
@@ -81,7 +87,9 @@ func (e *Engine) load(ctx context.Context, id string, locked bool) (*Container, 
 			break
 		}
 		if locked {
-			e.save(c)
+			if saveExit {
+				e.save(c)
+			}
 			break
 		}
 		// Exited while nobody cleaned up after it (the command that
@@ -211,6 +219,13 @@ func (e *Engine) stopMonitor(c *Container) {
 // runtime's state, the rootfs mount, the network. Idempotent. Caller holds
 // the lock and saves.
 func (e *Engine) cleanup(ctx context.Context, c *Container) error {
+	return e.cleanupThen(ctx, c, nil)
+}
+
+// cleanupThen is cleanup; afterUnmount (if not nil) runs once the rootfs
+// is unmounted, while the runtime's state and the network may still be
+// going.
+func (e *Engine) cleanupThen(ctx context.Context, c *Container, afterUnmount func()) error {
 	if c.State.CleanedUp {
 		return nil
 	}
@@ -230,6 +245,9 @@ func (e *Engine) cleanup(ctx context.Context, c *Container) error {
 	e.unmountVolumes(c)
 	uerr := e.unmountRootfs(c)
 	oci.ETrace("engine: cleanup: unmounted")
+	if uerr == nil && afterUnmount != nil {
+		afterUnmount()
+	}
 	if err := <-errc; err != nil {
 		return err
 	}
@@ -451,7 +469,8 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		return err
 	}
 	defer unlock()
-	c, err := e.load(ctx, id, true)
+	// An exit folded in is saved with the removing status below.
+	c, err := e.loadSaving(ctx, id, true, false)
 	if err != nil {
 		return err
 	}
@@ -507,7 +526,24 @@ func (e *Engine) killNow(ctx context.Context, c *Container) error {
 // destroy removes every trace of c. Caller holds the lock.
 func (e *Engine) destroy(ctx context.Context, c *Container) error {
 	c.State.Mounted = true // unmount whatever is there
-	err := e.cleanup(ctx, c)
+	// A container whose last run ended (its init exited and was reaped,
+	// which emptied its pid namespace) has nothing left that uses its
+	// snapshot once the rootfs is unmounted: the snapshot goes while the
+	// runtime's state and the network do.
+	// So does the monitor's dir (its process is done but for its exit).
+	var snapDone chan error
+	var shimGone chan struct{}
+	var early func()
+	if c.State.Pid == 0 && !c.State.StartedAt.IsZero() && !c.State.FinishedAt.IsZero() {
+		snapshotter, key, shimDir := c.Snapshotter, c.SnapshotKey, e.shimDir(c.ID)
+		early = func() {
+			snapDone = make(chan error, 1)
+			go func() { snapDone <- e.removeSnapshot(ctx, snapshotter, key) }()
+			shimGone = make(chan struct{})
+			go func() { os.RemoveAll(shimDir); close(shimGone) }()
+		}
+	}
+	err := e.cleanupThen(ctx, c, early)
 	oci.ETrace("engine: destroy: cleaned up")
 	if err != nil && !c.State.CleanedUp {
 		// Go on: removal must not stop at a runtime that lost the container.
@@ -515,25 +551,30 @@ func (e *Engine) destroy(ctx context.Context, c *Container) error {
 		e.unmountRootfs(c)
 	}
 	if mounted(e.rootfs(c.ID)) {
+		if snapDone != nil {
+			<-snapDone
+			<-shimGone
+		}
 		// Never remove files through a live mount: keep the record for
 		// the next attempt.
 		return fmt.Errorf("remove %s: its root filesystem is still mounted at %s", c.ID, e.rootfs(c.ID))
 	}
-	// The files go while the snapshot is removed.
+	// The files go while the snapshot is removed; the monitor's dir first,
+	// the record last.
 	filesErr := make(chan error, 1)
 	go func() {
-		os.RemoveAll(e.shimDir(c.ID))
+		if shimGone != nil {
+			<-shimGone
+		} else {
+			os.RemoveAll(e.shimDir(c.ID))
+		}
 		filesErr <- os.RemoveAll(e.containerDir(c.ID))
 	}()
 	var snapErr error
-	if c.SnapshotKey != "" && c.Snapshotter != "" {
-		if sn, err := e.OpenSnapshotter(c.Snapshotter); err == nil {
-			err = sn.Remove(ctx, c.SnapshotKey)
-			sn.Close()
-			if err != nil && !isNotFound(err) {
-				snapErr = fmt.Errorf("remove the container's filesystem: %w", err)
-			}
-		}
+	if snapDone != nil {
+		snapErr = <-snapDone
+	} else {
+		snapErr = e.removeSnapshot(ctx, c.Snapshotter, c.SnapshotKey)
 	}
 	oci.ETrace("engine: destroy: snapshot removed")
 	if err := <-filesErr; err != nil {
@@ -548,6 +589,24 @@ func (e *Engine) destroy(ctx context.Context, c *Container) error {
 		e.emit("container", "destroy", c, nil)
 	}
 	oci.ETrace("engine: destroyed")
+	return nil
+}
+
+// removeSnapshot removes a container's snapshot; one already gone is no
+// error.
+func (e *Engine) removeSnapshot(ctx context.Context, snapshotter, key string) error {
+	if key == "" || snapshotter == "" {
+		return nil
+	}
+	sn, err := e.OpenSnapshotter(snapshotter)
+	if err != nil {
+		return nil // a snapshotter that does not open holds nothing to remove
+	}
+	err = sn.Remove(ctx, key)
+	sn.Close()
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove the container's filesystem: %w", err)
+	}
 	return nil
 }
 

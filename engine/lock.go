@@ -13,7 +13,19 @@ import (
 // holder dies, so a lock found free next to an in-between status
 // (creating, starting, removing) is what a killed command left.
 func (e *Engine) lock(id string) (unlock func(), err error) {
+	if h, ok := e.held.LoadAndDelete(id); ok {
+		return h.(*heldContainer).unlock, nil // handed on (see Create)
+	}
 	return e.flock(id, unix.LOCK_EX)
+}
+
+// heldContainer is a container whose Create (with CreateOptions.Start)
+// kept its lock for the start that follows in the same process: the
+// next lock of its id by this engine takes that lock over, and Start
+// takes the record as it is, without reading it back.
+type heldContainer struct {
+	c      *Container
+	unlock func()
 }
 
 // lockFree says whether nobody holds id's lock right now.

@@ -14,10 +14,8 @@ import (
 // buildSpec turns the record into the runtime spec. It runs at start, with
 // the rootfs mounted: users are looked up in the image's /etc/passwd then,
 // as Docker does.
+// The /etc files it names are written by start (writeEtcFiles).
 func (e *Engine) buildSpec(ctx context.Context, c *Container) (*specs.Spec, error) {
-	if err := e.writeEtcFiles(c); err != nil {
-		return nil, err
-	}
 	dir := e.containerDir(c.ID)
 	o := &specgen.Options{
 		Rootfs:       e.rootfs(c.ID),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,12 @@ func (e *StartError) Unwrap() error { return e.Err }
 
 // Start runs a created or stopped container.
 func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Container, error) {
+	if h, ok := e.held.LoadAndDelete(ref); ok {
+		// Created by this process for this start (CreateOptions.Start).
+		hc := h.(*heldContainer)
+		defer hc.unlock()
+		return e.startLocked(ctx, hc.c, o)
+	}
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return nil, err
@@ -53,6 +60,11 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Contai
 	if err != nil {
 		return nil, err
 	}
+	return e.startLocked(ctx, c, o)
+}
+
+// startLocked starts c, whose lock the caller holds.
+func (e *Engine) startLocked(ctx context.Context, c *Container, o StartOptions) (*Container, error) {
 	switch c.State.Status {
 	case StatusRunning, StatusRestarting:
 		return c, nil // Docker: starting a running container is a no-op
@@ -100,10 +112,16 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Contai
 }
 
 func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error {
-	// The network (a namespace, CNI plugins) and the rootfs mount do not
-	// depend on each other: they run at the same time.
+	// The network (a namespace, CNI plugins) with the /etc files and the
+	// rootfs mount do not depend on each other: they run at the same time.
 	netDone := make(chan error, 1)
-	go func() { netDone <- e.setupNetwork(ctx, c) }()
+	go func() {
+		err := e.setupNetwork(ctx, c)
+		if err == nil {
+			err = e.writeEtcFiles(c)
+		}
+		netDone <- err
+	}()
 	merr := e.mountRootfs(ctx, c)
 	oci.ETrace("engine: rootfs mounted")
 	nerr := <-netDone
@@ -160,15 +178,26 @@ func (e *Engine) start(ctx context.Context, c *Container, o StartOptions) error 
 		cfg.Health = healthConfig(h)
 	}
 	oci.ETrace("engine: shim starting")
+	// The caller's claim on the cleanup is written while the monitor
+	// starts: it must be there before the container can exit, which is
+	// after rtStart.
+	var owned chan struct{}
+	if o.OwnCleanup {
+		owned = make(chan struct{})
+		go func() {
+			os.WriteFile(filepath.Join(dir, "cleanup-owner"), []byte(fmt.Sprint(os.Getpid())), 0o600)
+			close(owned)
+		}()
+	}
 	st, err := shim.Start(ctx, cfg)
+	if owned != nil {
+		<-owned
+	}
 	if err != nil {
 		return classify(err)
 	}
 	oci.ETrace("engine: shim started, container created")
 	c.State.Pid = st.PID
-	if o.OwnCleanup {
-		os.WriteFile(filepath.Join(dir, "cleanup-owner"), []byte(fmt.Sprint(os.Getpid())), 0o600)
-	}
 	if o.BeforeStart != nil {
 		if err := o.BeforeStart(dir); err != nil {
 			return err
@@ -216,14 +245,23 @@ func (e *Engine) LogPath(c *Container) string { return e.logPath(c) }
 
 // mountRootfs mounts the container's snapshot on its bundle's rootfs.
 func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
-	sn, err := e.OpenSnapshotter(c.Snapshotter)
-	if err != nil {
-		return err
+	var ms []mount.Mount
+	fresh := false // a snapshot Prepare just made, never mounted
+	if p, ok := e.prepared.LoadAndDelete(c.ID); ok && p.(preparedMounts).key == c.SnapshotKey {
+		ms, fresh = p.(preparedMounts).mounts, true
+	} else {
+		sn, err := e.OpenSnapshotter(c.Snapshotter)
+		if err != nil {
+			return err
+		}
+		ms, err = sn.Mounts(ctx, c.SnapshotKey)
+		sn.Close()
+		if err != nil {
+			return fmt.Errorf("container filesystem: %w", err)
+		}
 	}
-	defer sn.Close()
-	ms, err := sn.Mounts(ctx, c.SnapshotKey)
-	if err != nil {
-		return fmt.Errorf("container filesystem: %w", err)
+	if c.HostConfig.AutoRemove {
+		ms = volatileMounts(ms, !fresh)
 	}
 	rootfs := e.rootfs(c.ID)
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
@@ -235,6 +273,45 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 		return fmt.Errorf("mount the container's filesystem: %w", err)
 	}
 	return nil
+}
+
+// volatileMounts adds overlay's volatile option to the writable overlays
+// of ms: the upper of a --rm container goes with it, so neither its
+// writes nor the unmount need sync the upper's filesystem (an overlay
+// unmount otherwise syncs the whole host filesystem under it, a journal
+// commit and more on every run --rm).
+//
+// A volatile overlay leaves work/incompat/volatile in its workdir, and
+// overlay refuses to mount that upper again while it is there (it cannot
+// know the upper survived a crash). With remount (a restart keeps a --rm
+// container) the marker goes first: berth mounts a --rm container's upper
+// again only after its own clean unmount, as after a host crash the
+// container is removed, never restarted (its record says it exited, its
+// monitor dir with the restart's keep file is gone).
+func volatileMounts(ms []mount.Mount, remount bool) []mount.Mount {
+	out := make([]mount.Mount, len(ms))
+	for i, m := range ms {
+		out[i] = m
+		if m.Type != "overlay" {
+			continue
+		}
+		upper, work := false, ""
+		for _, o := range m.Options {
+			if strings.HasPrefix(o, "upperdir=") {
+				upper = true
+			} else if w, ok := strings.CutPrefix(o, "workdir="); ok {
+				work = w
+			}
+		}
+		if !upper || work == "" {
+			continue
+		}
+		if remount {
+			os.RemoveAll(filepath.Join(work, "work", "incompat", "volatile"))
+		}
+		out[i].Options = append(slices.Clip(m.Options), "volatile")
+	}
+	return out
 }
 
 func (e *Engine) unmountRootfs(c *Container) error {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -65,12 +64,7 @@ func Start(ctx context.Context, cfg Config) (*Started, error) {
 		return nil, fmt.Errorf("shim sync pipe: %w", err)
 	}
 	defer r.Close()
-	cmd := exec.Command(exe)
-	cmd.Args = cfg.args()
-	cmd.Env = append(os.Environ(), Env+"=1")
-	cmd.ExtraFiles = []*os.File{w} // fd 3
-	cmd.Dir = "/"
-	err = cmd.Run() // the first process forks the monitor and exits at once
+	err = spawn(exe, cfg.args(), append(os.Environ(), Env+"=1"), w) // forks the monitor and exits at once
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("shim %s: spawn %s: %w", cfg.ID, exe, err)
@@ -94,6 +88,50 @@ func Start(ctx context.Context, cfg Config) (*Started, error) {
 		return nil, fmt.Errorf("shim %s: read sync pipe: %w", cfg.ID, err)
 	}
 	return parseReport(cfg, msg)
+}
+
+// spawn runs exe with argv and env, stdio on /dev/null and report as fd
+// 3, in /, and waits for it. It is os/exec's Run without what a start
+// does not need: os/exec probes pidfd support with an extra child on a
+// process's first start, and opens /dev/null once per stdio stream.
+func spawn(exe string, argv, env []string, report *os.File) error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	n, r := null.Fd(), report.Fd()
+	pid, err := syscall.ForkExec(exe, argv, &syscall.ProcAttr{Dir: "/", Env: env, Files: []uintptr{n, n, n, r}})
+	if err != nil {
+		return err
+	}
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return &exitError{ws}
+	}
+	return nil
+}
+
+// exitError is a spawned process's failure, worded as os/exec's.
+type exitError struct{ ws syscall.WaitStatus }
+
+func (e *exitError) Error() string {
+	switch {
+	case e.ws.Exited():
+		return fmt.Sprintf("exit status %d", e.ws.ExitStatus())
+	case e.ws.Signaled():
+		return "signal: " + e.ws.Signal().String()
+	}
+	return fmt.Sprintf("wait status %d", int(e.ws))
 }
 
 func parseReport(cfg Config, msg []byte) (*Started, error) {

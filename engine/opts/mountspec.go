@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 )
 
 // Mount types.
@@ -57,16 +56,14 @@ var propagationModes = map[string]bool{
 	"slave": true, "rslave": true,
 }
 
-// volumeNameRE is the local driver's rule (Docker's RestrictedNameChars):
-// the name becomes a directory under the volumes root.
-var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
-// ValidateVolumeName checks a local volume name with Docker's wording.
+// ValidateVolumeName checks a local volume name with Docker's wording:
+// the local driver's rule (Docker's RestrictedNameChars), as the name
+// becomes a directory under the volumes root.
 func ValidateVolumeName(name string) error {
 	if len(name) == 1 {
 		return fmt.Errorf("create %s: volume name is too short, names should be at least two alphanumeric characters", name)
 	}
-	if !volumeNameRE.MatchString(name) {
+	if !restrictedName(name) {
 		return fmt.Errorf(`create %s: %q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`, name, name)
 	}
 	return nil
@@ -182,3 +179,21 @@ func isLocalPath(p string) bool {
 }
 
 func hasDotDotPrefix(p string) bool { return len(p) >= 3 && p[:3] == "../" }
+
+// restrictedName says whether s matches ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$
+// without a regexp compiled at init.
+func restrictedName(s string) bool {
+	if len(s) < 2 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -186,11 +187,13 @@ func walkHostDevices(dir string) ([]specs.LinuxDevice, error) {
 	return out, nil
 }
 
-var cgroupRuleRE = regexp.MustCompile(`^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`)
+var cgroupRuleRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`)
+})
 
 // parseCgroupRule parses a --device-cgroup-rule ("c 1:3 rwm", "a *:* m").
 func parseCgroupRule(r string) (specs.LinuxDeviceCgroup, error) {
-	m := cgroupRuleRE.FindStringSubmatch(r)
+	m := cgroupRuleRE().FindStringSubmatch(r)
 	if m == nil {
 		return specs.LinuxDeviceCgroup{}, fmt.Errorf("invalid device cgroup rule format: %q", r)
 	}

@@ -12,6 +12,7 @@ package storage
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -31,15 +32,25 @@ type Store struct{ path string }
 // Open creates the metadata file at path if needed.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path}
-	// Made once: a read-only check costs no write and no fdatasync, and
-	// every container start and removal opens the snapshotter.
-	if _, err := os.Stat(path); err == nil && s.View(func(*Tx) error { return nil }) == nil {
+	// Made once. An existing file is not opened here: every container
+	// create, start and removal opens the snapshotter, and each bbolt open
+	// costs. A file left without its bucket (a process killed while
+	// making it) gets it at the first View.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 		return s, nil
 	}
-	if err := s.Update(func(*Tx) error { return nil }); err != nil {
-		return nil, fmt.Errorf("init snapshot metadata: %w", err)
+	if err := s.init(); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// init makes the file and its bucket.
+func (s *Store) init() error {
+	if err := s.Update(func(*Tx) error { return nil }); err != nil {
+		return fmt.Errorf("init snapshot metadata: %w", err)
+	}
+	return nil
 }
 
 // Close releases nothing: the file is only open during transactions.
@@ -71,6 +82,20 @@ func (s *Store) Update(fn func(*Tx) error) error {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) error {
+	err := s.view(fn)
+	if errors.Is(err, errNoBucket) {
+		// A file whose making was cut short (see Open): finish it.
+		if err := s.init(); err != nil {
+			return err
+		}
+		err = s.view(fn)
+	}
+	return err
+}
+
+var errNoBucket = errors.New("no snapshots bucket")
+
+func (s *Store) view(fn func(*Tx) error) error {
 	db, err := s.open(true)
 	if err != nil {
 		return err
@@ -79,7 +104,7 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketName)
 		if b == nil {
-			return fmt.Errorf("snapshot metadata %s: no snapshots bucket", s.path)
+			return fmt.Errorf("snapshot metadata %s: %w", s.path, errNoBucket)
 		}
 		return fn(&Tx{b: b})
 	})
