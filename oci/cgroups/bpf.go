@@ -2,20 +2,17 @@ package cgroups
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"runtime"
 	"unsafe"
 
-	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 )
 
 // Loading through cilium/ebpf's NewProgram costs about half a millisecond
 // of one-time kernel feature probes per process, and every `berth runtime
 // create` is a fresh process: the device program is therefore loaded and
-// attached with plain bpf(2) calls. The instructions still come from
-// cilium/ebpf's asm.
+// attached with plain bpf(2) calls, and assembled by bpfasm.go.
 
 // progLoadAttr is the head of union bpf_attr for BPF_PROG_LOAD.
 type progLoadAttr struct {
@@ -42,16 +39,6 @@ type progAttachAttr struct {
 
 var bpfLicense = []byte("Apache\x00")
 
-// nativeEndian is binary.LittleEndian or BigEndian, as asm wants one of
-// those two values (binary.NativeEndian is a distinct type).
-func nativeEndian() binary.ByteOrder {
-	x := uint16(1)
-	if *(*byte)(unsafe.Pointer(&x)) == 1 {
-		return binary.LittleEndian
-	}
-	return binary.BigEndian
-}
-
 func bpf(cmd int, attr unsafe.Pointer, size uintptr) (uintptr, error) {
 	for {
 		r, _, errno := unix.Syscall(unix.SYS_BPF, uintptr(cmd), uintptr(attr), size)
@@ -68,15 +55,14 @@ func bpf(cmd int, attr unsafe.Pointer, size uintptr) (uintptr, error) {
 // loadDeviceProgram loads insts as a BPF_PROG_TYPE_CGROUP_DEVICE program
 // and returns its fd. On a verifier error it loads again with a log, for
 // the error message.
-func loadDeviceProgram(insts asm.Instructions) (int, error) {
-	var buf bytes.Buffer
-	if err := insts.Marshal(&buf, nativeEndian()); err != nil {
+func loadDeviceProgram(insts bpfProg) (int, error) {
+	code, err := insts.encode()
+	if err != nil {
 		return -1, fmt.Errorf("encode BPF device filter: %w", err)
 	}
-	code := buf.Bytes()
 	attr := progLoadAttr{
 		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE,
-		insnCnt:  uint32(len(code) / asm.InstructionSize),
+		insnCnt:  uint32(len(code) / bpfInsnSize),
 		insns:    uint64(uintptr(unsafe.Pointer(&code[0]))),
 		license:  uint64(uintptr(unsafe.Pointer(&bpfLicense[0]))),
 	}

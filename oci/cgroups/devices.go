@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cilium/ebpf/asm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -74,7 +73,7 @@ func parseDeviceRules(rules []specs.LinuxDeviceCgroup) ([]deviceRule, error) {
 // ignores a deny narrower than an earlier wildcard allow (we deny), and
 // v1 refuses an O_RDWR open allowed by two rules, one per bit (we allow,
 // as two separate opens would get the same access).
-func DeviceFilter(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
+func DeviceFilter(rules []specs.LinuxDeviceCgroup) (bpfProg, error) {
 	parsed, err := parseDeviceRules(rules)
 	if err != nil {
 		return nil, err
@@ -82,17 +81,17 @@ func DeviceFilter(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 	return deviceProgram(parsed), nil
 }
 
-func deviceProgram(rules []deviceRule) asm.Instructions {
+func deviceProgram(rules []deviceRule) bpfProg {
 	// struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }
 	// access_type = (access << 16) | type.
-	insts := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
-		asm.And.Imm32(asm.R2, 0xFFFF), // R2 = type
-		asm.LoadMem(asm.R3, asm.R1, 0, asm.Word),
-		asm.RSh.Imm32(asm.R3, 16),                // R3 = requested access
-		asm.LoadMem(asm.R4, asm.R1, 4, asm.Word), // R4 = major
-		asm.LoadMem(asm.R5, asm.R1, 8, asm.Word), // R5 = minor
-		asm.Mov.Reg32(asm.R6, asm.R3),            // R6 = access bits not yet decided
+	insts := bpfProg{
+		ldxW(r2, r1, 0),
+		alu32Imm(bpfAND, r2, 0xFFFF), // R2 = type
+		ldxW(r3, r1, 0),
+		alu32Imm(bpfRSH, r3, 16), // R3 = requested access
+		ldxW(r4, r1, 4),          // R4 = major
+		ldxW(r5, r1, 8),          // R5 = minor
+		mov32Reg(r6, r3),         // R6 = access bits not yet decided
 	}
 	// Walk the rules from the last: the first match decides.
 	n := 0
@@ -102,59 +101,59 @@ func deviceProgram(rules []deviceRule) asm.Instructions {
 			// Matches everything: it decides all that is left, and code
 			// after it would be unreachable, which the verifier refuses.
 			return append(insts,
-				asm.Mov.Imm32(asm.R0, int32(boolInt(r.allow))).WithSymbol("rule-"+strconv.Itoa(n)),
-				asm.Return(),
+				mov32Imm(r0, int32(boolInt(r.allow))).at("rule-"+strconv.Itoa(n)),
+				bpfExit(),
 			)
 		}
 		next := "rule-" + strconv.Itoa(n+1)
-		var block asm.Instructions
+		var block bpfProg
 		switch r.typ {
 		case 'c':
-			block = append(block, asm.JNE.Imm(asm.R2, int32(unix.BPF_DEVCG_DEV_CHAR), next))
+			block = append(block, jmpImm(bpfJNE, r2, int32(unix.BPF_DEVCG_DEV_CHAR), next))
 		case 'b':
-			block = append(block, asm.JNE.Imm(asm.R2, int32(unix.BPF_DEVCG_DEV_BLOCK), next))
+			block = append(block, jmpImm(bpfJNE, r2, int32(unix.BPF_DEVCG_DEV_BLOCK), next))
 		}
 		if r.major >= 0 {
-			block = append(block, asm.JNE.Imm(asm.R4, int32(r.major), next))
+			block = append(block, jmpImm(bpfJNE, r4, int32(r.major), next))
 		}
 		if r.minor >= 0 {
-			block = append(block, asm.JNE.Imm(asm.R5, int32(r.minor), next))
+			block = append(block, jmpImm(bpfJNE, r5, int32(r.minor), next))
 		}
 		if r.access != accAll {
 			// Skip the rule unless it covers an undecided requested bit.
 			block = append(block,
-				asm.Mov.Reg32(asm.R0, asm.R6),
-				asm.And.Imm32(asm.R0, r.access),
-				asm.JEq.Imm(asm.R0, 0, next),
+				mov32Reg(r0, r6),
+				alu32Imm(bpfAND, r0, r.access),
+				jmpImm(bpfJEQ, r0, 0, next),
 			)
 		}
 		if r.allow && r.access == accAll {
 			// Allows every bit still undecided: done.
 			block = append(block,
-				asm.Mov.Imm32(asm.R0, 1),
-				asm.Return(),
+				mov32Imm(r0, 1),
+				bpfExit(),
 			)
 		} else if r.allow {
 			block = append(block,
-				asm.And.Imm32(asm.R6, ^r.access&accAll),
-				asm.JNE.Imm(asm.R6, 0, next),
-				asm.Mov.Imm32(asm.R0, 1),
-				asm.Return(),
+				alu32Imm(bpfAND, r6, ^r.access&accAll),
+				jmpImm(bpfJNE, r6, 0, next),
+				mov32Imm(r0, 1),
+				bpfExit(),
 			)
 		} else {
 			block = append(block,
-				asm.Mov.Imm32(asm.R0, 0),
-				asm.Return(),
+				mov32Imm(r0, 0),
+				bpfExit(),
 			)
 		}
-		block[0] = block[0].WithSymbol("rule-" + strconv.Itoa(n))
+		block[0] = block[0].at("rule-" + strconv.Itoa(n))
 		insts = append(insts, block...)
 		n++
 	}
 	// No rule decided some requested bit: deny.
 	insts = append(insts,
-		asm.Mov.Imm32(asm.R0, 0).WithSymbol("rule-"+strconv.Itoa(n)),
-		asm.Return(),
+		mov32Imm(r0, 0).at("rule-"+strconv.Itoa(n)),
+		bpfExit(),
 	)
 	return insts
 }
