@@ -265,6 +265,12 @@ func TestPreserveFDs(t *testing.T) {
 		unix.Dup3(saved, 3, 0)
 		t.Fatalf("without preserve: code %d err %v out %q", code, err, out)
 	}
+	// A createContainer hook, run by init, gets stdio only: not the
+	// preserved fd (the container's) nor any of the runtime's.
+	hookOut := filepath.Join(t.TempDir(), "hook-fds")
+	s := testSpec("/bin/sh", "-c", "echo via-fd3 >&3; ls /proc/self/fd | wc -l")
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "ls /proc/self/fd > " + hookOut}}}}
+	e.write(s, "")
 	rr, ww, _ := os.Pipe()
 	var buf strings.Builder
 	done := make(chan bool)
@@ -279,6 +285,10 @@ func TestPreserveFDs(t *testing.T) {
 	<-done
 	if err != nil || code != 0 || string(b[:n]) != "via-fd3\n" || strings.TrimSpace(buf.String()) != "5" {
 		t.Fatalf("preserve-fds: code %d err %v fd3 %q out %q", code, err, b[:n], buf.String())
+	}
+	// 0 1 2, and ls's own directory fd
+	if hb, err := os.ReadFile(hookOut); err != nil || len(strings.Fields(string(hb))) != 4 {
+		t.Fatalf("createContainer hook saw fds %q (%v), want only stdio", hb, err)
 	}
 }
 

@@ -453,6 +453,11 @@ static void op_hook(const struct op *o) {
 	if (pid == 0) {
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
 			_exit(127);
+		// Only stdio reaches the hook (preserved fds are the container's);
+		// ex[1], close-on-exec, reports a failed exec.
+		if (ex[1] > 3)
+			syscall(SYS_close_range, 3U, (unsigned)ex[1] - 1, 0U);
+		syscall(SYS_close_range, (unsigned)ex[1] + 1, ~0U, 0U);
 		execve(path, argv, envp);
 		int e = errno;
 		if (write(ex[1], &e, sizeof e) < 0) {
