@@ -392,7 +392,16 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		return c, proc, err
 	}
 	data := plan.Encode()
-	go func() { cfgW.Write(data); cfgW.Close() }()
+	if len(data) < 64<<10 {
+		// fits the pipe: no goroutine (and thread) for it
+		_, err = cfgW.Write(data)
+		cfgW.Close()
+		if err != nil {
+			return c, proc, fmt.Errorf("send plan to init: %w", err)
+		}
+	} else {
+		go func() { cfgW.Write(data); cfgW.Close() }()
+	}
 
 	trace("config sent")
 	start, _ := pidStart(proc.pid)
@@ -403,23 +412,19 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
 		Namespaces: nsPaths(spec, proc.pid),
 	}
-	// The state is written while init builds the rootfs. With
-	// createRuntime hooks, syncInit writes it first itself.
-	saved := make(chan error, 1)
+	// The state is written while init builds the rootfs (init reports
+	// ready only after it). With createRuntime hooks, syncInit writes it
+	// first itself, before it runs them.
 	if !hasCreateHooks(spec) {
-		go func() { saved <- c.save() }()
-	} else {
-		saved <- nil
+		if err := c.save(); err != nil {
+			return c, proc, err
+		}
+		trace("state saved")
 	}
 	if err := r.syncInit(c, sync, plan, proc, o); err != nil {
-		<-saved
 		return c, proc, err
 	}
 	trace("init ready")
-	if err := <-saved; err != nil {
-		return c, proc, err
-	}
-	trace("state saved")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.pid); err != nil {
 			return c, proc, err
