@@ -58,7 +58,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	// Planned before any process exists: a bad process is reported with
 	// nothing to clean up.
 	plan, err := initproc.Compile(&initproc.Config{Mode: initproc.ModeExec, ID: c.State.ID, Bundle: c.State.Bundle,
-		Rootfs: "/", Spec: initSpec(spec), Process: p, PreserveFDs: o.PreserveFDs, Seccomp: prog})
+		Rootfs: c.State.Rootfs, Spec: initSpec(spec), Process: p, PreserveFDs: o.PreserveFDs, Seccomp: prog})
 	if err != nil {
 		return -1, err
 	}

@@ -3,6 +3,7 @@ package oci
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -497,4 +498,103 @@ func TestSeccompNotifyListener(t *testing.T) {
 		t.Fatalf("listener got %+v", g)
 	}
 	unix.Close(g.fd)
+}
+
+// Hooks run by the init stage: the container process does not inherit the
+// SIGPIPE disposition used while feeding a hook; a hook that leaves a
+// child holding its output does not hang create; the timeout covers a
+// hook that never reads a large state from its stdin.
+func TestInitHooksEdgeCases(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sh", "-c", "grep SigIgn /proc/self/status")
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{
+		{Path: "/bin/true"},
+		{Path: "/bin/sh", Args: []string{"sh", "-c", "(sleep 1000 &); exit 0"}},
+	}}
+	e.write(s, "")
+	out, code, err := e.run("hooks-pipe")
+	ign, perr := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "SigIgn:")), 16, 64)
+	if err != nil || code != 0 || perr != nil || ign&(1<<(unix.SIGPIPE-1)) != 0 {
+		t.Fatalf("code %d err %v out %q: SIGPIPE must not stay ignored", code, err, out)
+	}
+	// (the hook's sleep is in the container's pid namespace: gone with it)
+
+	one := 1
+	s = testSpec("/bin/true")
+	s.Annotations = map[string]string{"big": strings.Repeat("x", 200<<10)} // more than a pipe holds
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Timeout: &one}}}
+	e.write(s, "")
+	_, err = e.rt.Create("hooks-stdin", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err == nil || !strings.Contains(err.Error(), "createContainer hook #0 (/bin/sleep): timed out after 1s") {
+		t.Fatalf("err = %v", err)
+	}
+	mustNotExist(t, statePath(e.rt.Root, "hooks-stdin"))
+}
+
+// A relative args[0] is found from process.cwd, as runc does.
+func TestRelativeExecutableFromCwd(t *testing.T) {
+	e := newEnv(t)
+	rootfs := t.TempDir()
+	os.Chmod(rootfs, 0o755)
+	copyRootfs(t, rootfs)
+	os.MkdirAll(filepath.Join(rootfs, "srv"), 0o755)
+	os.WriteFile(filepath.Join(rootfs, "srv/app"), []byte("#!/bin/sh\necho app ran in $(pwd)\n"), 0o755)
+	s := testSpec("./app")
+	s.Process.Cwd = "/srv"
+	e.write(s, rootfs)
+	out, code, err := e.run("relexec")
+	if err != nil || code != 0 || strings.TrimSpace(out) != "app ran in /srv" {
+		t.Fatalf("code %d err %v out %q", code, err, out)
+	}
+}
+
+// exec into a container without a mount namespace runs in its rootfs, not
+// in the host's root.
+func TestExecWithoutMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/sleep", "1000")
+	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.UTSNamespace}, {Type: specs.IPCNamespace}}
+	s.Mounts = nil
+	e.write(s, "")
+	c, err := e.rt.Create("nomnt", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(true)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	code, err := c.Exec(ExecOpts{Process: &specs.Process{Args: []string{"/bin/ls", "/"}, Cwd: "/", Env: []string{"PATH=/bin"}},
+		Stdin: devNull(t), Stdout: w, Stderr: w})
+	w.Close()
+	b, _ := io.ReadAll(r)
+	if err != nil || code != 0 || strings.Contains(string(b), "work") || !strings.Contains(string(b), "bin") {
+		t.Fatalf("exec ls /: code %d err %v out %q", code, err, b)
+	}
+}
+
+// A write the stage makes under /proc (oom score, sysctls, LSM labels)
+// must reach procfs: without a proc mount, the image's own file there
+// would silently take it.
+func TestProcWritesNeedProcfs(t *testing.T) {
+	e := newEnv(t)
+	rootfs := t.TempDir()
+	os.Chmod(rootfs, 0o755)
+	copyRootfs(t, rootfs)
+	os.MkdirAll(filepath.Join(rootfs, "proc/self"), 0o755)
+	os.WriteFile(filepath.Join(rootfs, "proc/self/oom_score_adj"), []byte("0"), 0o644)
+	s := testSpec("/bin/true")
+	s.Mounts = s.Mounts[1:] // no proc
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	v := 100
+	s.Process.OOMScoreAdj = &v
+	e.write(s, rootfs)
+	_, err := e.rt.Create("noproc", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err == nil || !strings.Contains(err.Error(), "process.oomScoreAdj 100: /proc/self/oom_score_adj is not on procfs") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(rootfs, "proc/self/oom_score_adj")); string(b) != "0" {
+		t.Fatalf("the image's file was written: %q", b)
+	}
 }

@@ -213,8 +213,8 @@ func TestBadInputLeavesNothing(t *testing.T) {
 			return ""
 		}, "createRuntime hook #0"},
 		// failures inside the init stage, reported under their field
-		{"sysctl", func(s *specs.Spec) string { s.Linux.Sysctl = map[string]string{"kernel.no_such_knob": "1"}; return "" },
-			`linux.sysctl "kernel.no_such_knob"="1": no such file or directory`},
+		{"sysctl", func(s *specs.Spec) string { s.Linux.Sysctl = map[string]string{"net.no_such_knob": "1"}; return "" },
+			`linux.sysctl "net.no_such_knob"="1": no such file or directory`},
 		{"containerHook", func(s *specs.Spec) string {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo oops; exit 3"}}}}
 			return ""
@@ -234,6 +234,16 @@ func TestBadInputLeavesNothing(t *testing.T) {
 		}, `linux.devices[0].type: "q"`},
 		{"cwdFile", func(s *specs.Spec) string { s.Process.Cwd = "/bin/busybox"; return "" },
 			`chdir to cwd "/bin/busybox": not a directory`},
+		{"hostSysctl", func(s *specs.Spec) string {
+			s.Linux.Sysctl = map[string]string{"kernel.printk_ratelimit": "6"}
+			return ""
+		},
+			`"kernel.printk_ratelimit" is not in a separate kernel namespace`},
+		{"hostNetSysctl", func(s *specs.Spec) string {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace}}
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+			return ""
+		}, `"net.ipv4.ip_forward" needs a network namespace of the container's own`},
 		{"procOnFile", func(s *specs.Spec) string {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/bin/busybox", Type: "proc", Source: "proc"})
 			return ""

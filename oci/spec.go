@@ -130,11 +130,14 @@ func Validate(s *specs.Spec, bundle string) error {
 		if strings.Contains(k, "..") || strings.Contains(k, "/") {
 			return bad("linux.sysctl", "invalid key %q", k)
 		}
-		if strings.HasPrefix(k, "net.") && !seen[specs.NetworkNamespace] {
-			return bad("linux.sysctl", "%q needs a network namespace", k)
+		// Only sysctls of a namespace the container has of its own: any
+		// other would be written to the host's kernel (runc's list).
+		ns, name := sysctlNamespace(k)
+		if ns == "" {
+			return bad("linux.sysctl", "%q is not in a separate kernel namespace", k)
 		}
-		if (k == "kernel.hostname" || k == "kernel.domainname") && !seen[specs.UTSNamespace] {
-			return bad("linux.sysctl", "%q needs a uts namespace", k)
+		if !privateNS(s.Linux, ns) {
+			return bad("linux.sysctl", "%q needs a %s namespace of the container's own", k, name)
 		}
 	}
 	if s.Linux.TimeOffsets != nil && !seen[specs.TimeNamespace] {
@@ -183,4 +186,34 @@ func Validate(s *specs.Spec, bundle string) error {
 		}
 	}
 	return nil
+}
+
+// ipcSysctls are the kernel.* sysctls an ipc namespace has of its own.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// sysctlNamespace returns the namespace that sysctl k belongs to, if any.
+func sysctlNamespace(k string) (specs.LinuxNamespaceType, string) {
+	switch {
+	case ipcSysctls[k] || strings.HasPrefix(k, "fs.mqueue."):
+		return specs.IPCNamespace, "ipc"
+	case strings.HasPrefix(k, "net."):
+		return specs.NetworkNamespace, "network"
+	case k == "kernel.hostname" || k == "kernel.domainname":
+		return specs.UTSNamespace, "uts"
+	}
+	return "", ""
+}
+
+// privateNS: the container has a namespace of type t that is not this
+// process's (a new one, or a path to another).
+func privateNS(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+	for _, n := range l.Namespaces {
+		if n.Type == t {
+			return n.Path == "" || !sameNS(n.Path, "/proc/self/ns/"+nsTypes[t])
+		}
+	}
+	return false
 }

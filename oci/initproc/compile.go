@@ -46,6 +46,9 @@ func Compile(cfg *Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.p.err != nil {
+		return nil, c.p.err
+	}
 	return c.p, nil
 }
 
@@ -118,7 +121,7 @@ func (c *compiler) init() error {
 		if !strings.HasPrefix(path, "/proc/sys/") {
 			return fmt.Errorf("linux.sysctl %q: invalid key", k)
 		}
-		p.add(opWrite, fmt.Sprintf("linux.sysctl %q=%q", k, v), ints(0), path, v)
+		p.add(opWrite, fmt.Sprintf("linux.sysctl %q=%q", k, v), ints(wrProcfs), path, v)
 	}
 	// After sysctls (which write under /proc/sys), like runc.
 	if mountNS {
@@ -144,6 +147,10 @@ func (c *compiler) exec() error {
 	proc := c.cfg.Process
 	if proc == nil {
 		return fmt.Errorf("exec: no process")
+	}
+	if !hasNS(c.linux(), specs.MountNamespace) {
+		// no mount namespace to enter: its root is where init chrooted
+		c.p.add(opChroot, "chroot "+c.cfg.Rootfs, nil, c.cfg.Rootfs)
 	}
 	if proc.Terminal {
 		// nsenter may have forked after entering the pid namespace: this
@@ -523,7 +530,7 @@ func (c *compiler) processAttrs() error {
 		p.add(opRlimit, fmt.Sprintf("process.rlimits %s (soft %d, hard %d)", r.Type, r.Soft, r.Hard), ints(int64(n), int64(r.Soft), int64(r.Hard)))
 	}
 	if proc.OOMScoreAdj != nil {
-		p.add(opWrite, fmt.Sprintf("process.oomScoreAdj %d", *proc.OOMScoreAdj), ints(0), "/proc/self/oom_score_adj", strconv.Itoa(*proc.OOMScoreAdj))
+		p.add(opWrite, fmt.Sprintf("process.oomScoreAdj %d", *proc.OOMScoreAdj), ints(wrProcfs), "/proc/self/oom_score_adj", strconv.Itoa(*proc.OOMScoreAdj))
 	}
 	if lin := c.linux(); lin.Personality != nil {
 		var pers int64
@@ -571,25 +578,31 @@ func (c *compiler) processAttrs() error {
 		if _, err := os.Stat(attr); err != nil {
 			attr = "/proc/thread-self/attr/exec"
 		}
-		p.add(opWrite, fmt.Sprintf("process.apparmorProfile %q", prof), ints(0), attr, "exec "+prof)
+		p.add(opWrite, fmt.Sprintf("process.apparmorProfile %q", prof), ints(wrProcfs), attr, "exec "+prof)
 	}
 	if label := proc.SelinuxLabel; label != "" {
 		if !SELinuxEnabled() {
 			return fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host", label)
 		}
-		p.add(opWrite, fmt.Sprintf("process.selinuxLabel %q", label), ints(0), "/proc/thread-self/attr/exec", label)
+		p.add(opWrite, fmt.Sprintf("process.selinuxLabel %q", label), ints(wrProcfs), "/proc/thread-self/attr/exec", label)
 	}
 	if len(proc.Args) == 0 {
 		return fmt.Errorf("process.args is empty")
 	}
+	return nil
+}
+
+// lookPath plans the executable's lookup, as the user and in the cwd
+// (a relative args[0] is relative to process.cwd), like runc.
+func (c *compiler) lookPath() {
+	proc := c.cfg.Process
 	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for _, e := range proc.Env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok {
 			path = v
 		}
 	}
-	p.add(opLookPath, fmt.Sprintf("exec: %q", proc.Args[0]), nil, proc.Args[0], path)
-	return nil
+	c.p.add(opLookPath, fmt.Sprintf("exec: %q", proc.Args[0]), nil, proc.Args[0], path)
 }
 
 // finalize plans the end: privileges dropped, seccomp loaded, "ready"
@@ -648,6 +661,7 @@ func (c *compiler) finalize(waitStart bool) error {
 	}
 	p.add(opUmask, "", ints(umask))
 	p.add(opChdir, cwdDesc, ints(1), cwd)
+	c.lookPath()
 	if proc.NoNewPrivileges {
 		p.add(opNNP, "set no_new_privs", nil)
 	}

@@ -34,7 +34,8 @@ func TestCompileOrder(t *testing.T) {
 	}
 	c := p.codes()
 	// mounts happen before pivot_root; masking after it; ready before exec, exec last
-	order := []int{opMount, opOpen, opResolve, opSync, opPivot, opHostname, opReadonly, opMask, opLookPath, opCloexecFrom, opSetUser, opCapSet, opReady, opExec}
+	// the executable is looked up as the user, in the cwd (runc does too)
+	order := []int{opMount, opOpen, opResolve, opSync, opPivot, opHostname, opReadonly, opMask, opCloexecFrom, opSetUser, opCapSet, opChdir, opLookPath, opReady, opExec}
 	last := -1
 	for _, op := range order {
 		i := index(c[last+1:], op)
@@ -126,6 +127,11 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		{"noArgs", func(c *Config) { c.Process.Args = nil }, "process.args is empty"},
 		{"caps", func(c *Config) { c.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_NOPE"}} }, "process.capabilities.bounding"},
 		{"personality", func(c *Config) { c.Spec.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"} }, `linux.personality.domain "LINUX64"`},
+		// C would read "/dev\x00x" as /dev, which Go did not see as a /dev bind
+		{"nulDest", func(c *Config) {
+			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/dev\x00x", Type: "tmpfs", Source: "tmpfs"})
+		}, `mounts[1] (tmpfs on /dev\x00x): create mount point: "/dev\x00x" contains a NUL byte`},
+		{"nulArg", func(c *Config) { c.Process.Args = []string{"sh", "-c\x00x"} }, "contains a NUL byte"},
 	}
 	for _, tc := range cases {
 		cfg := testConfig()

@@ -14,6 +14,7 @@ import (
 type Plan struct {
 	ops  []planOp
 	desc []string
+	err  error // the first string the stage could not take
 }
 
 type planOp struct {
@@ -26,6 +27,15 @@ type planOp struct {
 func (p *Plan) add(code int, desc string, ints []int64, strs ...string) {
 	if len(ints) > maxInts {
 		panic(fmt.Sprintf("initproc: op %d with %d ints", code, len(ints)))
+	}
+	// C reads strings up to their NUL: "/dev\x00x" would be /dev there
+	// and not here. Only the seccomp program, the groups and a written
+	// value are bytes.
+	for i, s := range strs {
+		binary := code == opSeccomp || code == opSetUser || code == opWrite && i == 1
+		if !binary && p.err == nil && strings.IndexByte(s, 0) >= 0 {
+			p.err = fmt.Errorf("%s: %q contains a NUL byte", strings.ReplaceAll(desc, "\x00", `\x00`), s)
+		}
 	}
 	p.ops = append(p.ops, planOp{code, ints, strs})
 	p.desc = append(p.desc, desc)

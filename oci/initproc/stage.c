@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -64,10 +65,13 @@
 #ifndef TIOCSPTLCK
 #define TIOCSPTLCK _IOW('T', 0x31, int)
 #endif
-#ifndef TIOCGPTN
-#define TIOCGPTN _IOR('T', 0x30, unsigned int)
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
 #endif
 #define KEYCTL_JOIN_SESSION_KEYRING 1
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 struct mount_attr_ {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -138,6 +142,16 @@ static const char *errtext(int code, char *buf, size_t cap) {
 	snprintf(buf, cap, "%s", strerror(code));
 	if (buf[0] >= 'A' && buf[0] <= 'Z')
 		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+// errtext_sig is strsignal in Go's wording ("killed").
+static const char *errtext_sig(int sig) {
+	static char buf[64];
+	snprintf(buf, sizeof buf, "%s", strsignal(sig));
+	for (char *c = buf; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
 	return buf;
 }
 
@@ -426,13 +440,22 @@ static void op_lookpath(const struct op *o) {
 	fail(ERR_NOT_IN_PATH, NULL);
 }
 
+static int64_t now_ms(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 // op_hook runs a hook in the container's namespaces: the state on its
-// stdin, its stdout and stderr kept for the error, killed at the timeout.
+// stdin, its stdout and stderr kept for the error, killed at the timeout
+// (which covers writing its stdin too). Once it has exited, output is
+// read for at most a second more: a child it left running may hold the
+// pipe open (Go's WaitDelay, which the runtime used before).
 static void op_hook(const struct op *o) {
-	int timeout = (int)o->i[0];
-	unsigned nargs = (unsigned)o->i[1];
-	if (o->nstr < 2 + nargs)
-		fail(ERR_PLAN, "hook: %u strings for %u args", o->nstr, nargs);
+	int64_t timeout = o->i[0];
+	uint64_t nargs = (uint64_t)o->i[1];
+	if (nargs > o->nstr || o->nstr - nargs < 2)
+		fail(ERR_PLAN, "hook: %u strings for %llu args", o->nstr, (unsigned long long)nargs);
 	const char *path = o->s[0], *state = o->s[1];
 	char **argv = calloc(nargs + 2, sizeof *argv);
 	char **envp = calloc(o->nstr - 2 - nargs + 1, sizeof *envp);
@@ -467,82 +490,113 @@ static void op_hook(const struct op *o) {
 	close(in[0]);
 	close(out[1]);
 	close(ex[1]);
+	// A hook that does not read its stdin must not kill us with SIGPIPE;
+	// the disposition is put back after (an ignored signal survives exec).
+	struct sigaction ign = {.sa_handler = SIG_IGN}, oldpipe;
+	sigaction(SIGPIPE, &ign, &oldpipe);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	size_t sl = o->len[1];
 	const char *sp = state;
-	signal(SIGPIPE, SIG_IGN);
-	while (sl > 0) {
-		ssize_t w = write(in[1], sp, sl);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			break; // the hook does not read its stdin
-		}
-		sp += w;
-		sl -= (size_t)w;
-	}
-	close(in[1]);
 	char outbuf[4096];
 	size_t outn = 0;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int timed_out = 0;
-	for (;;) {
-		int wait_ms = -1;
-		if (timeout > 0) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			long el = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-			wait_ms = (int)(timeout * 1000L - el);
-			if (wait_ms <= 0) {
+	int64_t deadline = timeout > 0 ? now_ms() + timeout * 1000 : INT64_MAX;
+	int64_t grace = INT64_MAX; // set when the hook has exited
+	int status = 0, exited = 0, timed_out = 0;
+	int infd = in[1], outfd = out[0];
+	if (sl == 0) {
+		close(infd);
+		infd = -1;
+	}
+	while (outfd >= 0 || !exited) {
+		int64_t now = now_ms(), until = deadline < grace ? deadline : grace;
+		if (now >= until) {
+			if (!exited)
 				timed_out = 1;
-				break;
+			break;
+		}
+		int64_t w = until == INT64_MAX ? -1 : until - now;
+		if (pidfd < 0 && !exited && (w < 0 || w > 20))
+			w = 20; // no pidfd: look at the hook every 20 ms
+		struct pollfd pf[3];
+		int np = 0, iout = -1, iin = -1, ipid = -1;
+		if (outfd >= 0)
+			iout = np, pf[np++] = (struct pollfd){.fd = outfd, .events = POLLIN};
+		if (infd >= 0)
+			iin = np, pf[np++] = (struct pollfd){.fd = infd, .events = POLLOUT};
+		if (pidfd >= 0 && !exited)
+			ipid = np, pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+		int r = poll(pf, (nfds_t)np, w > INT32_MAX ? INT32_MAX : (int)w);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (iin >= 0 && pf[iin].revents) {
+			ssize_t n = write(infd, sp, sl);
+			if (n > 0) {
+				sp += n;
+				sl -= (size_t)n;
+			}
+			if (sl == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				close(infd); // written, or the hook does not read it
+				infd = -1;
 			}
 		}
-		struct pollfd pf = {.fd = out[0], .events = POLLIN};
-		int r = poll(&pf, 1, wait_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			timed_out = 1;
-			break;
+		if (iout >= 0 && pf[iout].revents) {
+			char tmp[1024];
+			ssize_t n = read(outfd, tmp, sizeof tmp);
+			if (n > 0) {
+				size_t take = (size_t)n;
+				if (take > sizeof outbuf - 1 - outn)
+					take = sizeof outbuf - 1 - outn;
+				memcpy(outbuf + outn, tmp, take);
+				outn += take;
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				close(outfd);
+				outfd = -1;
+			}
 		}
-		char tmp[1024];
-		ssize_t n = read(out[0], tmp, sizeof tmp);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		size_t take = (size_t)n;
-		if (take > sizeof outbuf - 1 - outn)
-			take = sizeof outbuf - 1 - outn;
-		memcpy(outbuf + outn, tmp, take);
-		outn += take;
+		if (!exited && (ipid >= 0 ? pf[ipid].revents != 0 : pidfd < 0)) {
+			pid_t wp = waitpid(pid, &status, pidfd < 0 ? WNOHANG : 0);
+			if (wp == pid) {
+				exited = 1;
+				grace = now_ms() + 1000;
+				if (infd >= 0) {
+					close(infd);
+					infd = -1;
+				}
+			}
+		}
 	}
-	close(out[0]);
-	if (timed_out)
+	if (infd >= 0)
+		close(infd);
+	if (outfd >= 0)
+		close(outfd);
+	if (!exited) {
 		kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	sigaction(SIGPIPE, &oldpipe, NULL);
 	int e = 0;
 	ssize_t en = read(ex[0], &e, sizeof e);
 	close(ex[0]);
 	free(argv);
 	free(envp);
 	if (timed_out)
-		fail(ERR_HOOK_TIMEOUT, "timed out after %ds", timeout);
+		fail(ERR_HOOK_TIMEOUT, "timed out after %llds", (long long)timeout);
 	if (en == (ssize_t)sizeof e && e != 0)
 		fail(e, "fork/exec %s", path);
 	while (outn > 0 && (outbuf[outn - 1] == '\n' || outbuf[outn - 1] == ' ' || outbuf[outn - 1] == '\t' || outbuf[outn - 1] == '\r'))
 		outn--;
 	outbuf[outn] = '\0';
-	char what[64];
+	char what[96];
 	if (WIFEXITED(status)) {
 		if (WEXITSTATUS(status) == 0)
 			return;
 		snprintf(what, sizeof what, "exit status %d", WEXITSTATUS(status));
 	} else if (WIFSIGNALED(status))
-		snprintf(what, sizeof what, "signal: %s", strsignal(WTERMSIG(status)));
+		snprintf(what, sizeof what, "signal: %s", errtext_sig(WTERMSIG(status)));
 	else
 		snprintf(what, sizeof what, "status %d", status);
 	if (outn > 0)
@@ -562,14 +616,13 @@ static void op_console(const struct op *o) {
 	int unlock = 0;
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		fail(errno, "unlockpt");
-	unsigned int ptn;
-	if (ioctl(master, TIOCGPTN, &ptn) < 0)
-		fail(errno, "ptsname");
-	char sp[64];
-	snprintf(sp, sizeof sp, "/dev/pts/%u", ptn);
-	int slave = open(sp, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	// The peer from the master itself, never a /dev/pts path the
+	// container's files could redirect; it is also what /dev/console binds.
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
-		fail(errno, "open %s", sp);
+		fail(errno, "open the pty's peer");
+	char sp[64];
+	fd_path(sp, sizeof sp, slave);
 	if (o->i[2] > 0 || o->i[3] > 0) {
 		struct winsize ws = {.ws_row = (unsigned short)o->i[2], .ws_col = (unsigned short)o->i[3]};
 		ioctl(slave, TIOCSWINSZ, &ws);
@@ -654,8 +707,18 @@ static void op_mask(const struct op *o) {
 	int r;
 	if (S_ISDIR(sb.st_mode))
 		r = mount("tmpfs", tp, "tmpfs", MS_RDONLY, o->s[1]);
-	else
-		r = mount("/dev/null", tp, NULL, MS_BIND, NULL);
+	else {
+		// the container's /dev/null, checked to be the null device before
+		// it is bound (a symlink or another file there would unmask)
+		int null = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat nb;
+		if (null < 0 || fstat(null, &nb) < 0 || !S_ISCHR(nb.st_mode) || nb.st_rdev != makedev(1, 3))
+			fail(null < 0 ? errno : EINVAL, "/dev/null is not the null device");
+		char np[64];
+		fd_path(np, sizeof np, null);
+		r = mount(np, tp, NULL, MS_BIND, NULL);
+		close(null);
+	}
 	if (r < 0)
 		fail(errno, NULL);
 	close(fd);
@@ -808,12 +871,15 @@ static void run_op(const struct op *o) {
 	char tp[64];
 	switch (o->code) {
 	case OP_WRITE: {
-		int fd = open(o->s[0], O_WRONLY | O_CLOEXEC);
+		int fd = open(o->s[0], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0) {
 			if (errno == ENOENT && (o->i[0] & WR_IGNORE_ENOENT))
 				return;
 			fail(errno, NULL);
 		}
+		struct statfs sf;
+		if ((o->i[0] & WR_PROCFS) && (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC))
+			fail(EXDEV, "%s is not on procfs (is proc mounted at /proc?)", o->s[0]);
 		if (write(fd, o->s[1], o->len[1]) != (ssize_t)o->len[1])
 			fail(errno, NULL);
 		close(fd);
@@ -896,8 +962,17 @@ static void run_op(const struct op *o) {
 		unlinkat(dir, o->s[0], 0);
 		if (mknodat(dir, o->s[0], (mode_t)o->i[1], (dev_t)o->i[2]) < 0)
 			fail(errno, "mknod");
-		if ((o->i[3] >= 0 || o->i[4] >= 0) && fchownat(dir, o->s[0], uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-			fail(errno, "chown");
+		if (o->i[3] >= 0 || o->i[4] >= 0) {
+			// through a handle of the node just made, checked to be it
+			int nfd = openat(dir, o->s[0], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			struct stat nb;
+			if (nfd < 0 || fstat(nfd, &nb) < 0 || (nb.st_mode & S_IFMT) != ((mode_t)o->i[1] & S_IFMT) ||
+			    nb.st_rdev != (dev_t)o->i[2])
+				fail(nfd < 0 ? errno : EEXIST, "device node replaced before chown");
+			if (fchownat(nfd, "", uid, gid, AT_EMPTY_PATH) < 0)
+				fail(errno, "chown");
+			close(nfd);
+		}
 		return;
 	}
 	case OP_SYMLINK:
@@ -1079,6 +1154,23 @@ static char *read_all(int fd, size_t *lenp) {
 	return buf;
 }
 
+// minArgs is, per op, how many ints and strings run_op reads: a plan
+// that gives fewer is refused before the op runs.
+static const struct {
+	unsigned char ints, strs;
+} minArgs[OP_MAX] = {
+	[OP_WRITE] = {1, 2},    [OP_UNSHARE] = {1, 0},  [OP_KEYRING] = {0, 1},    [OP_OPEN] = {1, 1},
+	[OP_MOUNT] = {3, 4},    [OP_RESOLVE] = {3, 1},  [OP_CHECKDIR] = {1, 0},   [OP_REMOUNT] = {2, 1},
+	[OP_SETATTR] = {3, 0},  [OP_CLOSE] = {1, 0},    [OP_UMASK] = {1, 0},      [OP_MKNOD] = {5, 1},
+	[OP_SYMLINK] = {2, 2},  [OP_SYNC] = {0, 1},     [OP_HOOK] = {2, 2},       [OP_PIVOT] = {0, 1},
+	[OP_MOVEROOT] = {0, 1}, [OP_CHROOT] = {0, 1},   [OP_CONSOLE] = {4, 0},    [OP_HOSTNAME] = {0, 1},
+	[OP_DOMAINNAME] = {0, 1}, [OP_MASK] = {0, 2},   [OP_READONLY] = {0, 1},   [OP_RLIMIT] = {3, 0},
+	[OP_PERSONALITY] = {1, 0}, [OP_SCHED] = {7, 0}, [OP_IOPRIO] = {1, 0},     [OP_LOOKPATH] = {0, 2},
+	[OP_CLOEXEC_FROM] = {1, 0}, [OP_SECCOMP] = {2, 1}, [OP_CHDIR] = {1, 1},   [OP_CAPBSET] = {2, 0},
+	[OP_KEEPCAPS] = {1, 0}, [OP_SETUSER] = {2, 1},  [OP_CAPSET] = {5, 0},     [OP_NNP] = {0, 0},
+	[OP_READY] = {1, 0},    [OP_EXEC] = {1, 1},
+};
+
 // run_plan decodes and runs the ops one at a time.
 static void run_plan(const char *buf, size_t len) {
 	const char *p = buf, *end = buf + len;
@@ -1101,6 +1193,8 @@ static void run_plan(const char *buf, size_t len) {
 		p += 8;
 		if (nint > PLAN_MAX_INTS || (size_t)(end - p) < (size_t)nint * 8 || nstr > 1u << 20)
 			fail(ERR_PLAN, "bad op %u", (unsigned)code);
+		if (code == 0 || code >= OP_MAX || nint < minArgs[code].ints || nstr < minArgs[code].strs)
+			fail(ERR_PLAN, "op %u with %u ints and %u strings", (unsigned)code, (unsigned)nint, nstr);
 		memset(&o, 0, sizeof o);
 		o.code = code;
 		o.nint = nint;

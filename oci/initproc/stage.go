@@ -76,6 +76,7 @@ const (
 	opMax         = C.OP_MAX
 
 	wrIgnoreENOENT   = C.WR_IGNORE_ENOENT
+	wrProcfs         = C.WR_PROCFS
 	mntIgnoreError   = C.MNT_IGNORE_ERROR
 	mntSysfsFallback = C.MNT_SYSFS_FALLBACK
 	resOpen          = C.RES_OPEN

@@ -58,6 +58,7 @@ enum {
 
 // OP_WRITE flags
 #define WR_IGNORE_ENOENT 1
+#define WR_PROCFS 2 // the file must be on procfs (a path under /proc)
 
 // OP_MOUNT mflags
 #define MNT_IGNORE_ERROR 1
