@@ -1060,8 +1060,8 @@ static void run_op(const struct op *o) {
 	case OP_CHDIR:
 		if (!o->i[0]) {
 			// as root first, so that a cwd the user cannot search still
-			// works (runc does the same); checked before a seccomp filter
-			// may refuse getcwd.
+			// works (runc does the same); with no_new_privs this is
+			// before the filter, which may refuse getcwd, is loaded.
 			if (chdir(o->s[0]) == 0) {
 				verify_cwd();
 				st.cwd_done = 1;
