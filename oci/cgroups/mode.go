@@ -81,6 +81,10 @@ var (
 // /proc/self/mountinfo.
 func v1Mounts() []hierarchy {
 	v1Once.Do(func() {
+		if hs, ok := v1MountsStandard(); ok {
+			v1Hierarchies = hs
+			return
+		}
 		f, err := os.Open("/proc/self/mountinfo")
 		if err != nil {
 			return
@@ -96,6 +100,58 @@ var knownV1 = map[string]bool{
 	"devices": true, "freezer": true, "blkio": true, "pids": true,
 	"hugetlb": true, "net_cls": true, "net_prio": true, "perf_event": true,
 	"rdma": true, "misc": true,
+}
+
+// v1MountsStandard finds the hierarchies from /proc/self/cgroup at the
+// places systemd (and every distribution) mounts them, DefaultRoot/<the
+// controllers> and DefaultRoot/<name> for named ones, each checked to be a
+// cgroup v1 mount. Generating /proc/self/mountinfo costs ~0.2 ms at every
+// start of the runtime; false sends the caller to it.
+func v1MountsStandard() ([]hierarchy, bool) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, false
+	}
+	var out []hierarchy
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		// 4:cpu,cpuacct:/path; 0::/path is v2
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[1] == "" {
+			continue
+		}
+		var ctrls []string
+		for _, o := range strings.Split(parts[1], ",") {
+			if knownV1[o] || strings.HasPrefix(o, "name=") {
+				ctrls = append(ctrls, o)
+			}
+		}
+		if len(ctrls) == 0 {
+			continue
+		}
+		dir := parts[1]
+		if name, ok := strings.CutPrefix(dir, "name="); ok {
+			dir = name
+		}
+		mnt := DefaultRoot + "/" + dir
+		var st unix.Statfs_t
+		if unix.Statfs(mnt, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+			return nil, false
+		}
+		out = append(out, hierarchy{mount: mnt, controllers: ctrls})
+	}
+	if len(out) == 0 {
+		return nil, false
+	}
+	sortCpusetFirst(out)
+	return out, true
+}
+
+func sortCpusetFirst(out []hierarchy) {
+	// cpuset first: its dirs must be filled before other work, and a stable
+	// order keeps Paths and error messages deterministic.
+	sort.SliceStable(out, func(i, j int) bool {
+		return has(out[i].controllers, "cpuset") && !has(out[j].controllers, "cpuset")
+	})
 }
 
 func parseV1Mounts(sc *bufio.Scanner) []hierarchy {
@@ -138,11 +194,7 @@ func parseV1Mounts(sc *bufio.Scanner) []hierarchy {
 		seen[key], seen[mnt] = true, true
 		out = append(out, hierarchy{mount: mnt, controllers: ctrls})
 	}
-	// cpuset first: its dirs must be filled before other work, and a stable
-	// order keeps Paths and error messages deterministic.
-	sort.SliceStable(out, func(i, j int) bool {
-		return has(out[i].controllers, "cpuset") && !has(out[j].controllers, "cpuset")
-	})
+	sortCpusetFirst(out)
 	return out
 }
 

@@ -1,7 +1,11 @@
 package cgroups
 
 import (
+	"bufio"
+	"os"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -81,5 +85,37 @@ func TestParseV1Mounts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseV1Mounts = %+v, want %+v", got, want)
+	}
+}
+
+// The hierarchies found from /proc/self/cgroup at their standard places
+// are the ones mountinfo lists.
+func TestV1MountsStandardMatchesMountinfo(t *testing.T) {
+	if HostMode() == Unified {
+		t.Skip("no cgroup v1 hierarchies on this host")
+	}
+	fast, ok := v1MountsStandard()
+	if !ok {
+		t.Skip("cgroup v1 not mounted at the standard places here")
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	slow := parseV1Mounts(bufio.NewScanner(f))
+	key := func(hs []hierarchy) []string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.mount+"="+strings.Join(h.controllers, ","))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if a, b := key(fast), key(slow); !reflect.DeepEqual(a, b) {
+		t.Fatalf("from /proc/self/cgroup %v\nfrom mountinfo       %v", a, b)
+	}
+	if !has(fast[0].controllers, "cpuset") {
+		t.Errorf("cpuset not first: %+v", fast)
 	}
 }
