@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -62,16 +61,13 @@ type CreateOpts struct {
 // waiting for Start. On any error nothing is left behind: no state dir,
 // cgroup, mount or process.
 func (r *Runtime) Create(id string, o CreateOpts) (c *Container, err error) {
-	c, p, err := r.create(id, o)
-	if p != nil && p.cmd != nil && !o.keep {
-		p.cmd.Process.Release()
-	}
+	c, _, err = r.create(id, o)
 	return c, err
 }
 
 type initProc struct {
-	cmd *exec.Cmd
-	pid int
+	child *child // nil when init is not our child
+	pid   int
 	// direct is true when pid is our child (no nsenter fork).
 	direct bool
 	// sync is init's socket, kept open when it waits on it for start.
@@ -121,8 +117,8 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		}
 		if proc != nil && proc.pid > 0 {
 			unix.Kill(proc.pid, unix.SIGKILL)
-			if proc.cmd != nil {
-				proc.cmd.Wait()
+			if proc.child != nil {
+				proc.child.wait()
 			}
 			if !proc.direct {
 				waitGone(proc.pid, 2*time.Second)
@@ -261,26 +257,15 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	defer cfgW.Close()
 
 	trace("pipes")
-	cmd := &exec.Cmd{
-		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:   []string{"berth", initproc.Arg},
-		Stdin:  orStd(o.Stdin, os.Stdin),
-		Stdout: orStd(o.Stdout, os.Stdout),
-		Stderr: orStd(o.Stderr, os.Stderr),
-	}
-	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	base := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR)
+	cmd := stageChild(exe, o.Stdin, o.Stdout, o.Stderr, o.PreserveFDs, syncChild, cfgR)
 	fifoFD := -1
 	if fifoFile != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, fifoFile)
-		fifoFD = base + 2
+		cmd.files = append(cmd.files, fifoFile)
+		fifoFD = cmd.fd(fifoFile)
 	}
-	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, base, base+1, fifoFD)}
+	cmd.env = []string{fmt.Sprintf("%s=%d,%d,%d", initproc.EnvFDs, cmd.fd(syncChild), cmd.fd(cfgR), fifoFD)}
 	if traceOn {
-		cmd.Env = append(cmd.Env, "BERTH_TRACE="+os.Getenv("BERTH_TRACE"))
+		cmd.env = append(cmd.env, "BERTH_TRACE="+os.Getenv("BERTH_TRACE"))
 	}
 	attr := &syscall.SysProcAttr{Cloneflags: uintptr(newNS), Setsid: true}
 	if newNS&unix.CLONE_NEWUSER != 0 {
@@ -310,7 +295,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			selfJoin = true
 		}
 	}
-	cmd.SysProcAttr = attr
+	cmd.sys = attr
 
 	// The v1 directories are made while the clone and exec happen.
 	var lateDone chan error
@@ -334,12 +319,12 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			return c, nil, err
 		}
 		defer pidR.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, pidW)
-		cmd.Env = append(cmd.Env, initproc.EnvNsenter+"="+strconv.Itoa(3+len(cmd.ExtraFiles)-1)+";"+joinList(joins))
+		cmd.files = append(cmd.files, pidW)
+		cmd.env = append(cmd.env, initproc.EnvNsenter+"="+strconv.Itoa(cmd.fd(pidW))+";"+joinList(joins))
 		if o.keep {
 			unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		}
-		err = cmd.Start()
+		err = cmd.start()
 		pidW.Close()
 	} else {
 		err = startJoined(cmd, joins, spec.Linux.TimeOffsets)
@@ -348,7 +333,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		return c, nil, fmt.Errorf("start init: %w", err)
 	}
 	trace("started")
-	proc = &initProc{cmd: cmd, pid: cmd.Process.Pid, direct: true}
+	proc = &initProc{child: cmd, pid: cmd.pid, direct: true}
 	if o.startBySync {
 		proc.sync = sync
 	}
@@ -359,12 +344,12 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		n, perr := strconv.Atoi(strings.TrimSpace(string(b)))
 		if perr != nil {
 			unix.Kill(proc.pid, unix.SIGKILL)
-			werr := cmd.Wait()
+			ws := cmd.wait()
 			proc.pid = 0
-			return c, proc, fmt.Errorf("enter namespaces: %v", werr)
+			return c, proc, fmt.Errorf("enter namespaces: %s", statusText(ws))
 		}
 		if n != 0 && n != proc.pid {
-			cmd.Wait() // the intermediate exits at once
+			cmd.wait() // the intermediate exits at once
 			proc.direct = false
 			proc.pid = n
 		}
@@ -529,15 +514,15 @@ func (r *Runtime) sendSeccomp(c *Container, fd int) error {
 }
 
 func exitInfo(p *initProc) string {
-	if p == nil || p.cmd == nil || !p.direct {
+	if p == nil || p.child == nil || !p.direct {
 		return ""
 	}
-	if err := p.cmd.Wait(); err != nil {
-		p.pid = 0
-		return ": " + err.Error()
-	}
+	ws := p.child.wait()
 	p.pid = 0
-	return ""
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return ""
+	}
+	return ": " + statusText(ws)
 }
 
 // sendConsole passes the pty master to the --console-socket, as runc does
@@ -645,13 +630,13 @@ func joinList(joins []nsJoin) string {
 // for one thread of a multi-threaded process) and, for a new time
 // namespace, unshares it and writes its offsets. The child inherits them;
 // the thread is then thrown away (its goroutine exits still locked).
-func startJoined(cmd *exec.Cmd, joins []nsJoin, offsets map[string]specs.LinuxTimeOffset) error {
+func startJoined(cmd *child, joins []nsJoin, offsets map[string]specs.LinuxTimeOffset) error {
 	newTime := false
-	if cmd.SysProcAttr != nil && offsets != nil {
+	if cmd.sys != nil && offsets != nil {
 		newTime = true
 	}
 	if len(joins) == 0 && !newTime {
-		return cmd.Start()
+		return cmd.start()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -683,7 +668,7 @@ func startJoined(cmd *exec.Cmd, joins []nsJoin, offsets map[string]specs.LinuxTi
 				return
 			}
 		}
-		errc <- cmd.Start()
+		errc <- cmd.start()
 	}()
 	return <-errc
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -96,23 +95,12 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return -1, err
 	}
 	defer exe.Close()
-	cmd := &exec.Cmd{
-		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:   []string{"berth", initproc.Arg},
-		Stdin:  orStd(o.Stdin, os.Stdin),
-		Stdout: orStd(o.Stdout, os.Stdout),
-		Stderr: orStd(o.Stderr, os.Stderr),
+	cmd := stageChild(exe, o.Stdin, o.Stdout, o.Stderr, o.PreserveFDs, syncChild, cfgR, pidW)
+	cmd.env = []string{
+		fmt.Sprintf("%s=%d,%d,-1", initproc.EnvFDs, cmd.fd(syncChild), cmd.fd(cfgR)),
+		initproc.EnvNsenter + "=" + strconv.Itoa(cmd.fd(pidW)) + ";" + strings.Join(joins, ","),
 	}
-	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	base := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, syncChild, cfgR, pidW)
-	cmd.Env = []string{
-		fmt.Sprintf("%s=%d,%d,-1", initproc.EnvFDs, base, base+1),
-		initproc.EnvNsenter + "=" + strconv.Itoa(base+2) + ";" + strings.Join(joins, ","),
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: p.Terminal}
+	cmd.sys = &syscall.SysProcAttr{Setsid: p.Terminal}
 	// Join the container's cgroups before entering its namespaces, where
 	// the host's cgroup paths are gone: v1 from the nsenter constructor
 	// (a single thread moving itself, no RCU grace period), v2 at clone.
@@ -121,14 +109,14 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	if cgErr == nil && m.Exists() {
 		v1, v2 := cgroupDirs(m)
 		if len(v1) > 0 {
-			cmd.Env = append(cmd.Env, initproc.EnvCgroup+"="+strings.Join(v1, ":"))
+			cmd.env = append(cmd.env, initproc.EnvCgroup+"="+strings.Join(v1, ":"))
 		}
 		joined = len(v1) > 0
 		if v2 != "" {
 			fd, err := unix.Open(v2, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err == nil {
 				defer unix.Close(fd)
-				cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+				cmd.sys.UseCgroupFD, cmd.sys.CgroupFD = true, fd
 			} else {
 				joined = false
 			}
@@ -141,7 +129,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		defer signal.Stop(sigc)
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := cmd.start(); err != nil {
 		return -1, fmt.Errorf("start exec process: %w", err)
 	}
 	syncChild.Close()
@@ -150,21 +138,20 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	b, _ := io.ReadAll(pidR)
 	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
 	if perr != nil {
-		cmd.Process.Kill()
-		err := cmd.Wait()
-		return -1, fmt.Errorf("enter container %q: %v", c.State.ID, err)
+		unix.Kill(cmd.pid, unix.SIGKILL)
+		return -1, fmt.Errorf("enter container %q: %s", c.State.ID, statusText(cmd.wait()))
 	}
 	if pid == 0 {
-		pid = cmd.Process.Pid
+		pid = cmd.pid
 	}
-	proc := &initProc{cmd: cmd, pid: pid, direct: pid == cmd.Process.Pid}
+	proc := &initProc{child: cmd, pid: pid, direct: pid == cmd.pid}
 	if !proc.direct {
-		cmd.Wait()
+		cmd.wait()
 	}
 	fail := func(err error) (int, error) {
 		unix.Kill(pid, unix.SIGKILL)
 		if proc.direct {
-			cmd.Wait()
+			cmd.wait()
 		} else {
 			waitInit(proc)
 		}
@@ -206,9 +193,6 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		}
 	}
 	if o.Detach {
-		if proc.direct {
-			cmd.Process.Release()
-		}
 		return 0, nil
 	}
 	done := make(chan int, 1)

@@ -274,9 +274,6 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if detach {
-		p.cmd.Process.Release()
-	}
 	trace("created")
 	if err := c.startBySync(p.sync); err != nil {
 		c.Delete(true)
@@ -316,8 +313,7 @@ var forwardedSignals = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.
 // waitInit waits for the init process and returns its exit status.
 func waitInit(p *initProc) int {
 	if p.direct {
-		p.cmd.Wait()
-		return exitCode(p.cmd.ProcessState.Sys().(syscall.WaitStatus))
+		return exitCode(p.child.wait())
 	}
 	// our grandchild, reparented to us as subreaper
 	for {
