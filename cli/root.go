@@ -50,6 +50,7 @@ var commandSets = []func(){
 	addTagCommands, addRmiCommands, addImagePruneCommands, addPushCommands,
 	addSaveCommands, addLoadCommands, addImageExportCommands, addImagePullCommands,
 	addLoginCommands, addNetworkCommands, addSystemCommands, addVolumeCommands,
+	addRuntimeCommands,
 }
 
 // addCommands adds to Root what args need: only `run` for a plain

@@ -51,9 +51,30 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // exec, 1 for errors of the runtime itself, as runc does.
 func Main(args []string) int {
 	oci.Trace("main")
-	cmd := New("runc")
+	cmd := newRoot("runc", topCommand(args))
 	cmd.SetArgs(args)
 	return Execute(cmd, 1)
+}
+
+// valueFlags are the global flags that take a separate value.
+var valueFlags = map[string]bool{"--root": true, "--log": true, "--log-format": true, "--criu": true, "--rootless": true}
+
+// topCommand is the subcommand args run, "" if unsure (help, errors).
+func topCommand(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--" || a == "-h" || a == "--help":
+			return ""
+		case strings.HasPrefix(a, "-"):
+			if valueFlags[a] {
+				i++
+			}
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 // Execute runs c; errors without their own status exit with def.
@@ -74,7 +95,12 @@ func Execute(c *cobra.Command, def int) int {
 }
 
 // New returns the runtime command tree under the name use.
-func New(use string) *cobra.Command {
+func New(use string) *cobra.Command { return newRoot(use, "") }
+
+// newRoot builds the tree with only the subcommand only (building all of
+// them with their flags is paid by every runtime call an engine makes),
+// or all of them when only is "" or unknown.
+func newRoot(use, only string) *cobra.Command {
 	o := &runtimeOpts{}
 	c := &cobra.Command{
 		Use:   use,
@@ -106,10 +132,19 @@ their runc (point them at a symlink named runc, or at bin/berth-runc).`,
 	pf.BoolVar(&o.systemdCgroup, "systemd-cgroup", false, "accept systemd cgroup paths (slice:prefix:name); the cgroupfs driver is used")
 	pf.StringVar(&o.rootless, "rootless", "auto", "ignore cgroup permission errors (true, false or auto)")
 	pf.String("criu", "criu", "path to criu (accepted for compatibility)")
-	c.AddCommand(
-		rtSpec(o), rtCreate(o), rtStart(o), rtRun(o), rtState(o), rtKill(o), rtDelete(o),
-		rtList(o), rtExec(o), rtPs(o), rtPause(o), rtResume(o), rtEvents(o), rtUpdate(o), rtFeatures(o),
-	)
+	all := map[string]func(*runtimeOpts) *cobra.Command{
+		"spec": rtSpec, "create": rtCreate, "start": rtStart, "run": rtRun, "state": rtState,
+		"kill": rtKill, "delete": rtDelete, "list": rtList, "exec": rtExec, "ps": rtPs,
+		"pause": rtPause, "resume": rtResume, "events": rtEvents, "update": rtUpdate, "features": rtFeatures,
+	}
+	if f, ok := all[only]; ok {
+		c.AddCommand(f(o))
+	} else {
+		for _, name := range []string{"spec", "create", "start", "run", "state", "kill", "delete", "list",
+			"exec", "ps", "pause", "resume", "events", "update", "features"} {
+			c.AddCommand(all[name](o))
+		}
+	}
 	// Errors go to the --log file too (engines read them from there).
 	for _, sub := range c.Commands() {
 		wrapLog(o, sub)
