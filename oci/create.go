@@ -234,6 +234,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		NewUserNS:   newNS&unix.CLONE_NEWUSER != 0,
 		NewCgroupNS: hasNewNS(spec, specs.CgroupNamespace),
 		SetHostname: hasNS(spec, specs.UTSNamespace), StartBySync: o.startBySync,
+		RuntimeHooks: hasCreateHooks(spec),
 	}
 	if cg != nil {
 		icfg.CgroupMounts = cgroupMounts(cg)

@@ -28,6 +28,7 @@ func index(codes []int, op int) int { return slices.Index(codes, op) }
 
 func TestCompileOrder(t *testing.T) {
 	cfg := testConfig()
+	cfg.RuntimeHooks = true
 	p, err := Compile(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +50,11 @@ func TestCompileOrder(t *testing.T) {
 	}
 	if b := p.Encode(); !strings.HasPrefix(string(b), planMagic) {
 		t.Fatalf("encoding starts %q", b[:8])
+	}
+	// without prestart/createRuntime hooks init does not wait for the runtime
+	cfg.RuntimeHooks = false
+	if p, _ = Compile(cfg); index(p.codes(), opSync) >= 0 {
+		t.Fatalf("sync without runtime hooks: %v", p.codes())
 	}
 }
 

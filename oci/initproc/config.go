@@ -61,6 +61,9 @@ type Config struct {
 	CgroupTasks []string `json:"cgroupTasks,omitempty"`
 	// Hostname/Domainname are applied only when the container has its own UTS namespace.
 	SetHostname bool `json:"setHostname,omitempty"`
+	// RuntimeHooks: the spec has prestart or createRuntime hooks, which
+	// the runtime runs while init waits for them (MsgCreateRuntime).
+	RuntimeHooks bool `json:"-"`
 	// StartBySync: init waits for "start" on the sync socket instead of
 	// an exec fifo (run: the runtime that creates it starts it).
 	StartBySync bool `json:"-"`
