@@ -50,6 +50,8 @@ type CreateOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// keep is set by Run: the caller waits for the init process.
 	keep bool
+	// beforeClaim, from Run, is closed once its signal handlers are in.
+	beforeClaim <-chan struct{}
 	// startBySync is set by Run: no exec fifo; init waits for "start" on
 	// the sync socket, which create then leaves open (initProc.sync). One
 	// file less to create and remove on the state's filesystem per
@@ -101,6 +103,11 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	if err := os.MkdirAll(r.Root, 0o700); err != nil {
 		return early(fmt.Errorf("runtime root %s: %w", r.Root, err))
 	}
+	if o.beforeClaim != nil {
+		// run's signal handlers: from the claim on, a signal must be
+		// forwarded, not kill us with the claim left behind
+		<-o.beforeClaim
+	}
 	// The state file, empty until the end of create, claims the id.
 	claim, err := os.OpenFile(statePath(r.Root, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -108,6 +115,18 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			return early(fmt.Errorf("container %q: %w", id, ErrExist))
 		}
 		return early(fmt.Errorf("state file: %w", err))
+	}
+	// Held until create has written its last state: delete -f of a
+	// container being created waits for no one and removes nothing.
+	if err := unix.Flock(int(claim.Fd()), unix.LOCK_EX); err != nil {
+		claim.Close()
+		os.Remove(statePath(r.Root, id))
+		return early(fmt.Errorf("lock state file: %w", err))
+	}
+	if !sameFile(claim, statePath(r.Root, id)) {
+		// a delete -f removed the empty file before we locked it
+		claim.Close()
+		return early(fmt.Errorf("container %q: state file removed while claimed: %w", id, ErrExist))
 	}
 	c = &Container{rt: r, id: id, claim: claim}
 	var cg cgroups.Manager
@@ -125,12 +144,15 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 			}
 		}
 		if cg != nil {
+			// processes init left (no pid namespace of its own: a hook's
+			// children) would keep the cgroup
+			cg.Kill(unix.SIGKILL)
 			cg.Destroy()
 		}
-		if c.claim != nil {
-			c.claim.Close()
-		}
 		c.remove()
+		if c.claim != nil {
+			c.claim.Close() // and the lock, once the files are gone
+		}
 	}()
 
 	exe, err := sealedExe(r.Root)
@@ -201,6 +223,14 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	cg, err = cgroups.New(cgcfg)
 	if err != nil {
 		return c, nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	// Recorded before the cgroup exists, so that delete -f can remove it
+	// if this process is killed.
+	self, _ := pidStart(os.Getpid())
+	c.State = State{ID: id, Bundle: bundle, Rootfs: rootfs, Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
+		Creating: true, CreatorPid: os.Getpid(), CreatorStart: self}
+	if err := c.save(); err != nil {
+		return c, nil, err
 	}
 	newNS, joins, err := namespaceSetup(spec)
 	if err != nil {
@@ -397,6 +427,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		Created: time.Now().UTC(), Owner: owner, Annotations: spec.Annotations,
 		Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
 		Namespaces: nsPaths(spec, proc.pid),
+		Creating:   true, CreatorPid: c.State.CreatorPid, CreatorStart: c.State.CreatorStart,
 	}
 	// The state is written while init builds the rootfs (init reports
 	// ready only after it). With createRuntime hooks, syncInit writes it
@@ -411,6 +442,11 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		return c, proc, err
 	}
 	trace("init ready")
+	// created: the last write into the claimed file, which releases it
+	c.State.Creating, c.State.CreatorPid, c.State.CreatorStart = false, 0, 0
+	if err := c.save(); err != nil {
+		return c, proc, err
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.pid); err != nil {
 			return c, proc, err
@@ -432,6 +468,12 @@ func initSpec(spec *specs.Spec) *specs.Spec {
 	}
 	cp.Process = nil // sent as Config.Process
 	return &cp
+}
+
+// sameFile reports whether path names the file f is open on.
+func sameFile(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // hasCreateHooks: prestart or createRuntime hooks run during create.

@@ -598,3 +598,49 @@ func TestProcWritesNeedProcfs(t *testing.T) {
 		t.Fatalf("the image's file was written: %q", b)
 	}
 }
+
+// A create that fails after a hook left a process behind (no pid
+// namespace to take it down with init) kills it and removes the cgroup.
+func TestFailedCreateKillsCgroupProcesses(t *testing.T) {
+	e := newEnv(t)
+	s := testSpec("/bin/true")
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.PIDNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "(sleep 61.5 &); exit 1"}}}}
+	e.write(s, "")
+	_, err := e.rt.Create("leftproc", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	if err == nil || !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("err = %v", err)
+	}
+	if d, _ := filepath.Glob("/sys/fs/cgroup/*/leftproc"); len(d) != 0 {
+		t.Fatalf("cgroup dirs left: %v", d)
+	}
+	for _, p := range pidsByCmdline(t, "sleep\x0061.5") {
+		t.Fatalf("process %d left by the failed create", p)
+	}
+}
+
+func pidsByCmdline(t *testing.T, s string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		st, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if f := strings.Fields(string(st)); len(f) > 2 && f[2] == "Z" {
+			continue
+		}
+		if strings.Contains(string(b), s) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -1,7 +1,9 @@
 package oci
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -84,6 +86,9 @@ func (c *Container) startBySync(s *initproc.Sync) error {
 			break
 		}
 	}
+	if !c.alive() {
+		return nil // it died instead (a startContainer hook failed): Run reports its status
+	}
 	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := hooks.RunAll("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
 			c.rt.warn("%v", err)
@@ -136,6 +141,18 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 // cgroup and state; then runs poststop hooks. As the spec says (and unlike
 // runc), a created container is not stopped: deleting it needs force.
 func (c *Container) Delete(force bool) error {
+	if c.State.Creating {
+		// only what a killed create left: a live one holds the lock
+		l, err := c.lockCreating()
+		if err != nil {
+			return err
+		}
+		if l != nil {
+			defer l.Close()
+		}
+		c.killAll()
+		return c.destroy()
+	}
 	st := c.Status()
 	switch st {
 	case specs.StateStopped:
@@ -172,7 +189,7 @@ func (c *Container) destroy() error {
 		}
 	}
 	var herr error
-	if h := c.State.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
+	if h := c.hooks(); h != nil && len(h.Poststop) > 0 && !c.State.Creating {
 		herr = hooks.RunAll("poststop", h.Poststop, c.hookState(specs.StateStopped))
 	}
 	if err := c.remove(); err != nil {
@@ -269,6 +286,7 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 		// thread): done beside create instead of before it.
 		go func() { signal.Notify(sigc, forwardedSignals...); close(notified) }()
 		defer func() { <-notified; signal.Stop(sigc) }()
+		o.beforeClaim = notified
 	}
 	c, p, err := r.create(id, o)
 	if err != nil {
@@ -338,13 +356,25 @@ func exitCode(ws syscall.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// RemoveLeftovers removes what a create that died early may have left for
-// id (an empty state file, an exec fifo); nothing there is no error.
+// RemoveLeftovers removes what a create killed before it wrote anything
+// may have left for id (an empty state file, an exec fifo); nothing there
+// is no error. A create still at work is refused, not raced.
 func (r *Runtime) RemoveLeftovers(id string) error {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
-	if err := (&Container{rt: r, id: id}).remove(); err != nil {
+	c := &Container{rt: r, id: id}
+	l, err := c.lockCreating()
+	if err != nil {
+		return err
+	}
+	if l != nil {
+		defer l.Close()
+		if b, err := io.ReadAll(l); err == nil && len(b) > 0 && json.Valid(b) {
+			return fmt.Errorf("container %q: %w", id, ErrExist) // written meanwhile
+		}
+	}
+	if err := c.remove(); err != nil {
 		return fmt.Errorf("remove state of %q: %w", id, err)
 	}
 	return nil

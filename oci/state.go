@@ -70,6 +70,13 @@ type State struct {
 	// enter the container's (for exec), recorded at create.
 	Namespaces map[string]string `json:"namespaces,omitempty"`
 	Rootless   bool              `json:"rootless,omitempty"`
+	// Creating is set while a create works on the container; the creator
+	// (CreatorPid, started at CreatorStart) holds an exclusive flock on the
+	// state file meanwhile. A record still creating whose creator is gone
+	// is what a killed create left: stopped, for delete to clean up.
+	Creating     bool   `json:"creating,omitempty"`
+	CreatorPid   int    `json:"creatorPid,omitempty"`
+	CreatorStart uint64 `json:"creatorStart,omitempty"`
 }
 
 // Container is a container found under a runtime root.
@@ -94,22 +101,31 @@ func fifoPath(root, id string) string  { return filepath.Join(root, id+".fifo") 
 func (c *Container) statePath() string { return statePath(c.rt.Root, c.id) }
 func (c *Container) fifoPath() string  { return fifoPath(c.rt.Root, c.id) }
 
-// save writes the state: into the file create claimed the first time (a
-// reader meanwhile sees an empty or partial file: a container being
-// created, not found), atomically by rename afterwards.
+// save writes the state. During create it goes into the file create
+// claimed and locked, in place (a reader meanwhile may see it empty or
+// torn: a container being created, not found), and the last save of
+// create, with Creating off, releases it. Later saves replace the file
+// atomically.
 func (c *Container) save() error {
 	b, err := json.Marshal(&c.State)
 	if err != nil {
 		return err
 	}
 	if f := c.claim; f != nil {
-		c.claim = nil
-		_, err := f.Write(b)
-		if cerr := f.Close(); err == nil {
-			err = cerr
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err == nil && st.Nlink == 0 {
+			return fmt.Errorf("state file %s was removed while the container was being created", f.Name())
+		}
+		_, err := f.WriteAt(b, 0)
+		if err == nil {
+			err = f.Truncate(int64(len(b)))
 		}
 		if err != nil {
 			return fmt.Errorf("write state %s: %w", f.Name(), err)
+		}
+		if !c.State.Creating {
+			c.claim = nil
+			return f.Close() // and the lock
 		}
 		return nil
 	}
@@ -118,6 +134,34 @@ func (c *Container) save() error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return os.Rename(tmp, c.statePath())
+}
+
+// lockCreating takes, without waiting, the lock a live create holds on
+// the state file: for removing what a create left. The returned file
+// holds the lock until closed.
+func (c *Container) lockCreating() (*os.File, error) {
+	f, err := os.OpenFile(c.statePath(), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if err == unix.EWOULDBLOCK {
+			return nil, fmt.Errorf("container %q is being created: %w", c.id, ErrState)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// creatorAlive reports whether the create that works on the container
+// still runs.
+func (c *Container) creatorAlive() bool {
+	st, ok := pidStart(c.State.CreatorPid)
+	return c.State.CreatorPid > 0 && ok && st == c.State.CreatorStart
 }
 
 // remove deletes the container's files.
@@ -135,8 +179,9 @@ func (r *Runtime) Load(id string) (*Container, error) {
 		return nil, err
 	}
 	b, err := os.ReadFile(statePath(r.Root, id))
-	if err == nil && len(b) == 0 {
-		// claimed by a create that has not written it yet, or was killed
+	if err == nil && (len(b) == 0 || !json.Valid(b)) {
+		// claimed by a create that has not written it yet (or was
+		// killed before), or caught while create rewrites it
 		return nil, fmt.Errorf("container %q: being created or left by a killed create: %w", id, ErrNotExist)
 	}
 	if err != nil {
@@ -186,6 +231,12 @@ func (c *Container) alive() bool {
 
 // Status derives the status from the process and the exec fifo.
 func (c *Container) Status() specs.ContainerState {
+	if c.State.Creating {
+		if c.creatorAlive() {
+			return specs.StateCreating
+		}
+		return specs.StateStopped // left by a killed create
+	}
 	if !c.alive() {
 		return specs.StateStopped
 	}
@@ -290,4 +341,12 @@ func ParseSignal(s string) (syscall.Signal, error) {
 		return n, nil
 	}
 	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// hooks are the spec's hooks (nil without a spec).
+func (c *Container) hooks() *specs.Hooks {
+	if c.State.Spec == nil {
+		return nil
+	}
+	return c.State.Spec.Hooks
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -280,6 +281,121 @@ func TestCLILogAndFeatures(t *testing.T) {
 		out, err := exec.Command(argv[0], argv[1:]...).Output()
 		if err != nil || !strings.Contains(string(out), "ociVersionMax") {
 			t.Fatalf("%v: %v %s", argv, err, out)
+		}
+	}
+}
+
+// While a create works, `delete -f` of its id removes nothing and says so;
+// a create killed with -9 leaves a record that `delete -f` cleans up
+// entirely: cgroup directories, processes, state.
+func TestCLICreateDeleteRaceAndKilledCreate(t *testing.T) {
+	r := newRT(t)
+	marker := filepath.Join(t.TempDir(), "hook-started")
+	r.spec(func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/sleep", "1000"}
+		s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + marker + "; sleep 2"}}}}
+	})
+	waitMarker := func() {
+		for i := 0; i < 500; i++ {
+			if _, err := os.Stat(marker); err == nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("createContainer hook did not start")
+	}
+	cgDirs := func(id string) []string {
+		m, _ := filepath.Glob("/sys/fs/cgroup/*/" + id)
+		return m
+	}
+
+	// 1. delete -f during create: refused, the create still succeeds
+	f, _ := os.Create(filepath.Join(t.TempDir(), "stdio"))
+	defer f.Close()
+	create := r.cmd("create", "--bundle", r.bundle, "racing")
+	create.Stdout, create.Stderr = f, f
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitMarker()
+	if out := r.fail(1, "delete", "-f", "racing"); !strings.Contains(out, "being created") {
+		t.Fatalf("delete -f during create: %s", out)
+	}
+	if st := r.ok("state", "racing"); !strings.Contains(st, `"status": "creating"`) {
+		t.Fatalf("state during create: %s", st)
+	}
+	if err := create.Wait(); err != nil {
+		b, _ := os.ReadFile(f.Name())
+		t.Fatalf("create after a refused delete: %v %s", err, b)
+	}
+	if st := r.ok("state", "racing"); !strings.Contains(st, `"status": "created"`) {
+		t.Fatalf("state after create: %s", st)
+	}
+	r.ok("delete", "-f", "racing")
+
+	// 2. create killed during its hook: delete -f removes everything
+	os.Remove(marker)
+	create = r.cmd("create", "--bundle", r.bundle, "killed")
+	create.Stdout, create.Stderr = f, f
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitMarker()
+	create.Process.Signal(unix.SIGKILL)
+	create.Wait()
+	if len(cgDirs("killed")) == 0 {
+		t.Fatal("no cgroup made before the kill: the test did not test anything")
+	}
+	if st := r.ok("state", "killed"); !strings.Contains(st, `"status": "stopped"`) {
+		t.Fatalf("state of a killed create: %s", st)
+	}
+	r.ok("delete", "-f", "killed")
+	if d := cgDirs("killed"); len(d) != 0 {
+		t.Fatalf("cgroup dirs left: %v", d)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "berth:init|sleep 2$").Output(); len(out) > 0 {
+		// the init of "killed" (and its hook) must be gone with its cgroup
+		for _, pid := range strings.Fields(string(out)) {
+			st, _ := os.ReadFile("/proc/" + pid + "/stat")
+			if f := strings.Fields(string(st)); len(f) > 2 && f[2] == "Z" {
+				continue // dead, waiting for this host's pid 1 to reap it
+			}
+			if b, _ := os.ReadFile("/proc/" + pid + "/cgroup"); strings.Contains(string(b), "/killed") {
+				t.Fatalf("process %s of the killed create left: %s", pid, st)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "killed.json")); !os.IsNotExist(err) {
+		t.Fatalf("state file left: %v", err)
+	}
+}
+
+// A SIGTERM at any moment of `run` either stops it before it has claimed
+// the id or reaches the container: never a run killed with its claim left.
+func TestCLIRunSignalledEarlyLeavesNothing(t *testing.T) {
+	r := newRT(t)
+	r.spec(func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/sh", "-c", "trap 'exit 3' TERM; sleep 1 & wait"} // ends by itself if TERM came before the trap
+	})
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprintf("sig%d", i)
+		c := r.cmd("run", "--bundle", r.bundle, id)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i%5) * time.Millisecond)
+		c.Process.Signal(unix.SIGTERM)
+		c.Wait()
+		// a container the signal reached is being deleted by run itself
+		for j := 0; j < 300; j++ {
+			if ents, _ := filepath.Glob(filepath.Join(r.root, id+".*")); len(ents) == 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ents, _ := filepath.Glob(filepath.Join(r.root, id+".*")); len(ents) != 0 {
+			st, _ := r.cmd("state", id).CombinedOutput()
+			t.Fatalf("run signalled after %d ms left %v (exit %v): %s", i%5, ents, c.ProcessState, st)
 		}
 	}
 }
