@@ -86,9 +86,6 @@ func (c *Container) startBySync(s *initproc.Sync) error {
 			break
 		}
 	}
-	if !c.alive() {
-		return nil // it died instead (a startContainer hook failed): Run reports its status
-	}
 	if h := c.State.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := hooks.RunAll("poststart", h.Poststart, c.hookState(specs.StateRunning)); err != nil {
 			c.rt.warn("%v", err)
