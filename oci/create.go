@@ -227,7 +227,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	// Recorded before the cgroup exists, so that delete -f can remove it
 	// if this process is killed.
 	self, _ := pidStart(os.Getpid())
-	c.State = State{ID: id, Bundle: bundle, Rootfs: rootfs, Cgroup: cgcfg, Spec: spec, Rootless: r.Rootless,
+	c.State = State{ID: id, Bundle: bundle, Rootfs: rootfs, Cgroup: cgcfg, Rootless: r.Rootless,
 		Creating: true, CreatorPid: os.Getpid(), CreatorStart: self}
 	if err := c.save(); err != nil {
 		return c, nil, err

@@ -98,6 +98,10 @@ func (c *Container) startBySync(s *initproc.Sync) error {
 // the container's cgroup.
 func (c *Container) Signal(sig syscall.Signal, all bool) error {
 	st := c.Status()
+	if st == specs.StateCreating || c.State.Pid <= 0 && !all {
+		// (and never kill(0, sig): that is our own process group)
+		return fmt.Errorf("container %q is %s: %w", c.State.ID, st, ErrState)
+	}
 	if st == specs.StateStopped {
 		if all {
 			if m, err := c.cgroup(); err == nil && m.Exists() {
@@ -224,7 +228,7 @@ func (c *Container) Resume() error {
 
 // Update changes the resource limits of a live container.
 func (c *Container) Update(r *specs.LinuxResources) error {
-	if st := c.Status(); st == specs.StateStopped {
+	if st := c.Status(); st == specs.StateStopped || st == specs.StateCreating {
 		return fmt.Errorf("cannot update container %q that has stopped: %w", c.State.ID, ErrState)
 	}
 	m, err := c.cgroup()

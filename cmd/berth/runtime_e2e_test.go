@@ -324,6 +324,11 @@ func TestCLICreateDeleteRaceAndKilledCreate(t *testing.T) {
 	if st := r.ok("state", "racing"); !strings.Contains(st, `"status": "creating"`) {
 		t.Fatalf("state during create: %s", st)
 	}
+	// nothing reaches a container being created (nor, with no pid yet,
+	// this test's own process group)
+	if out := r.fail(1, "kill", "racing", "KILL"); !strings.Contains(out, "creating") {
+		t.Fatalf("kill during create: %s", out)
+	}
 	if err := create.Wait(); err != nil {
 		b, _ := os.ReadFile(f.Name())
 		t.Fatalf("create after a refused delete: %v %s", err, b)
