@@ -27,6 +27,11 @@ struct client {
 	int blocked; // payload waits for container stdin to take it
 	char *q;     // output not yet sent
 	size_t qlen, qcap;
+	// wdead: the client closed its end (EPIPE): no more output for it, but
+	// what it sent before (a resize, its last stdin) is still read; it is
+	// dropped at its EOF. A client that just resizes connects, writes one
+	// frame and closes, and output broadcast meanwhile must not lose it.
+	int wdead;
 };
 
 static struct client *cl[MAX_CLIENTS];
@@ -83,8 +88,10 @@ static int flushq(struct client *c) {
 }
 
 static int enqueue(struct client *c, const void *p, size_t n) {
-	if (c->qlen + n > MAX_QUEUE)
+	if (c->qlen + n > MAX_QUEUE) {
+		errno = ENOBUFS;
 		return -1;
+	}
 	if (c->qlen + n > c->qcap) {
 		size_t cap = c->qcap ? c->qcap : 4096;
 		while (cap < c->qlen + n)
@@ -126,11 +133,21 @@ static int send_frame(struct client *c, int type, const char *p, size_t n) {
 	return 0;
 }
 
+// write_dead marks a client whose peer closed; -1 when it is to be
+// dropped instead (it fell too far behind, or another error).
+static int write_dead(struct client *c) {
+	if (errno != EPIPE && errno != ECONNRESET)
+		return -1;
+	c->wdead = 1;
+	c->qlen = 0;
+	return 0;
+}
+
 void shim_attach_broadcast(int type, const char *p, size_t n) {
 	if (shimcfg.terminal)
 		type = 1;
 	for (int i = 0; i < ncl;) {
-		if (send_frame(cl[i], type, p, n) < 0)
+		if (!cl[i]->wdead && send_frame(cl[i], type, p, n) < 0 && write_dead(cl[i]) < 0)
 			drop(i);
 		else
 			i++;
@@ -145,7 +162,7 @@ int shim_attach_pollfds(struct pollfd *pfd, int max, int in_fd) {
 			ev |= POLLIN;
 		else
 			blocked = 1;
-		if (cl[i]->qlen > 0)
+		if (cl[i]->qlen > 0 && !cl[i]->wdead)
 			ev |= POLLOUT;
 		pfd[n++] = (struct pollfd){cl[i]->fd, ev, 0};
 	}
@@ -262,8 +279,8 @@ void shim_attach_handle(struct pollfd *pfd, int n, int *in_fd, int master) {
 		struct client *c = cl[i];
 		short re = pfd[i].revents;
 		int gone = 0;
-		if (re & POLLOUT)
-			gone = flushq(c) < 0;
+		if ((re & POLLOUT) && !c->wdead && flushq(c) < 0)
+			gone = write_dead(c) < 0;
 		if (!gone && c->blocked && stdin_ready)
 			feed(c, in_fd);
 		if (!gone && (re & (POLLIN | POLLHUP | POLLERR)) && !c->blocked)
