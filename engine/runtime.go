@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -110,14 +109,7 @@ func (e *Engine) rtDelete(ctx context.Context, c *Container) error {
 		}
 		return err
 	}
-	ct, err := e.ownContainer(c)
-	if errors.Is(err, oci.ErrNotExist) {
-		return (&oci.Runtime{Root: e.runtimeRoot()}).RemoveLeftovers(c.ID)
-	}
-	if err != nil {
-		return err
-	}
-	return ct.Delete(true)
+	return (&oci.Runtime{Root: e.runtimeRoot()}).ForceDelete(c.ID)
 }
 
 // rtKill signals the container's init, or every process of it with all.

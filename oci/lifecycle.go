@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -143,8 +144,24 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 // runc), a created container is not stopped: deleting it needs force.
 func (c *Container) Delete(force bool) error {
 	if c.State.Creating {
-		// only what a killed create left: a live one holds the lock
-		l, err := c.lockCreating()
+		// A live create holds the lock: --force kills it first (it would
+		// otherwise go on without its state), then its leftovers go.
+		if force && c.creatorAlive() {
+			if pfd, err := unix.PidfdOpen(c.State.CreatorPid, 0); err == nil {
+				if c.creatorAlive() {
+					unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
+				}
+				unix.Close(pfd)
+			}
+		}
+		var l *os.File
+		var err error
+		for i := 0; ; i++ {
+			if l, err = c.lockCreating(); err == nil || !force || i == 400 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		if err != nil {
 			return err
 		}
@@ -355,6 +372,28 @@ func exitCode(ws syscall.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// ForceDelete is `delete --force` by id: the container, whatever state it
+// is in, including one still being created (its create is killed) or
+// what a killed create left.
+func (r *Runtime) ForceDelete(id string) error {
+	for i := 0; ; i++ {
+		c, err := r.Load(id)
+		if err == nil {
+			return c.Delete(true)
+		}
+		if !errors.Is(err, ErrNotExist) {
+			return err
+		}
+		// Not written yet: a create that has just claimed the id writes
+		// its record at once, or a killed one left it empty.
+		err = r.RemoveLeftovers(id)
+		if !errors.Is(err, ErrState) || i == 400 {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // RemoveLeftovers removes what a create killed before it wrote anything

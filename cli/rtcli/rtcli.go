@@ -359,15 +359,15 @@ func rtDelete(o *runtimeOpts) *cobra.Command {
 		Short: "delete a container's state and resources",
 		Args:  exactID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if force {
+				// like runc: engines force-delete after a failed create
+				return o.runtime().ForceDelete(args[0])
+			}
 			c, err := o.load(args[0])
 			if err != nil {
-				if force && errors.Is(err, oci.ErrNotExist) {
-					// like runc: engines force-delete after a failed create
-					return o.runtime().RemoveLeftovers(args[0])
-				}
 				return err
 			}
-			return c.Delete(force)
+			return c.Delete(false)
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill the container first if it is running")

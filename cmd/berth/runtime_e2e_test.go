@@ -318,8 +318,8 @@ func TestCLICreateDeleteRaceAndKilledCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMarker()
-	if out := r.fail(1, "delete", "-f", "racing"); !strings.Contains(out, "being created") {
-		t.Fatalf("delete -f during create: %s", out)
+	if out := r.fail(1, "delete", "racing"); !strings.Contains(out, "being created") {
+		t.Fatalf("delete during create: %s", out)
 	}
 	if st := r.ok("state", "racing"); !strings.Contains(st, `"status": "creating"`) {
 		t.Fatalf("state during create: %s", st)
@@ -338,7 +338,26 @@ func TestCLICreateDeleteRaceAndKilledCreate(t *testing.T) {
 	}
 	r.ok("delete", "-f", "racing")
 
-	// 2. create killed during its hook: delete -f removes everything
+	// 2. delete -f during create: the create is killed, nothing is left
+	os.Remove(marker)
+	create = r.cmd("create", "--bundle", r.bundle, "forced")
+	create.Stdout, create.Stderr = f, f
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitMarker()
+	r.ok("delete", "-f", "forced")
+	if err := create.Wait(); err == nil {
+		t.Fatal("the create went on after delete -f")
+	}
+	if d := cgDirs("forced"); len(d) != 0 {
+		t.Fatalf("cgroup dirs left: %v", d)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(r.root, "forced.*")); len(ents) != 0 {
+		t.Fatalf("state left: %v", ents)
+	}
+
+	// 3. create killed during its hook: delete -f removes everything
 	os.Remove(marker)
 	create = r.cmd("create", "--bundle", r.bundle, "killed")
 	create.Stdout, create.Stderr = f, f
