@@ -10,28 +10,12 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/engine/opts"
 )
 
 // validName: container names follow Docker's rule.
-func validName(n string) bool { return restrictedName(n) }
-
-// restrictedName says whether s matches ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$
-// (Docker's RestrictedNameChars), without a regexp compiled at init.
-func restrictedName(s string) bool {
-	if len(s) < 2 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && (c == '_' || c == '.' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validName(n string) bool { return opts.RestrictedName(n) }
 
 // claimName binds name to id. The symlink is created atomically, so two
 // commands racing for one name cannot both win.

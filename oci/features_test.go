@@ -33,9 +33,7 @@ func TestHooksOrderAndState(t *testing.T) {
 		Poststart:       []specs.Hook{hook("poststart")},
 		Poststop:        []specs.Hook{hook("poststop")},
 	}
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	e.write(s, rootfs)
 	out, code, err := e.run("hooks")
 	if err != nil || code != 0 {
@@ -83,7 +81,7 @@ func TestExec(t *testing.T) {
 	s := testSpec("/bin/sleep", "1000")
 	s.Hostname = "execbox"
 	e.write(s, "")
-	c, err := e.rt.Create("ex", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("ex", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,9 +193,7 @@ func TestSeccompBlocksSyscall(t *testing.T) {
 	errno := uint(1)
 	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &errno}}}
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	e.write(s, rootfs)
 	out, code, err := e.run("sc")
 	if err != nil || code != 0 || !strings.Contains(out, "denied") || !strings.Contains(out, "wrote") {
@@ -213,7 +209,7 @@ func TestCgroupResourcesAndUpdate(t *testing.T) {
 	s.Linux.Resources.Pids = &specs.LinuxPids{Limit: pids}
 	s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
 	e.write(s, "")
-	c, err := e.rt.Create("cg", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("cg", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +295,7 @@ func TestJoinNamespaceByPath(t *testing.T) {
 	s := testSpec("/bin/sleep", "1000")
 	s.Hostname = "holder"
 	e.write(s, "")
-	holder, err := e.rt.Create("holder", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	holder, err := e.rt.Create("holder", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +358,7 @@ func TestUserNamespace(t *testing.T) {
 	// exec joins the user namespace too (through the nsenter constructor)
 	s.Process.Args = []string{"/bin/sleep", "100"}
 	e.write(s, rootfs)
-	c, err := e.rt.Create("userns2", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("userns2", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +411,7 @@ func TestTimeNamespaceOffsets(t *testing.T) {
 func TestKillAllAndIdmapRefused(t *testing.T) {
 	e := newEnv(t)
 	e.write(testSpec("/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"), "")
-	c, err := e.rt.Create("killall", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("killall", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +484,7 @@ func TestSeccompNotifyListener(t *testing.T) {
 	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: sock, ListenerMetadata: "meta",
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdirat"}, Action: specs.ActNotify}}}
 	e.write(s, "")
-	c, err := e.rt.Create("notify", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("notify", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +520,7 @@ func TestInitHooksEdgeCases(t *testing.T) {
 	s.Annotations = map[string]string{"big": strings.Repeat("x", 200<<10)} // more than a pipe holds
 	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Timeout: &one}}}
 	e.write(s, "")
-	_, err = e.rt.Create("hooks-stdin", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	_, err = e.rt.Create("hooks-stdin", e.quiet())
 	if err == nil || !strings.Contains(err.Error(), "createContainer hook #0 (/bin/sleep): timed out after 1s") {
 		t.Fatalf("err = %v", err)
 	}
@@ -534,9 +530,7 @@ func TestInitHooksEdgeCases(t *testing.T) {
 // A relative args[0] is found from process.cwd, as runc does.
 func TestRelativeExecutableFromCwd(t *testing.T) {
 	e := newEnv(t)
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	os.MkdirAll(filepath.Join(rootfs, "srv"), 0o755)
 	os.WriteFile(filepath.Join(rootfs, "srv/app"), []byte("#!/bin/sh\necho app ran in $(pwd)\n"), 0o755)
 	s := testSpec("./app")
@@ -556,7 +550,7 @@ func TestExecWithoutMountNamespace(t *testing.T) {
 	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.UTSNamespace}, {Type: specs.IPCNamespace}}
 	s.Mounts = nil
 	e.write(s, "")
-	c, err := e.rt.Create("nomnt", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("nomnt", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,9 +573,7 @@ func TestExecWithoutMountNamespace(t *testing.T) {
 // would silently take it.
 func TestProcWritesNeedProcfs(t *testing.T) {
 	e := newEnv(t)
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	os.MkdirAll(filepath.Join(rootfs, "proc/self"), 0o755)
 	os.WriteFile(filepath.Join(rootfs, "proc/self/oom_score_adj"), []byte("0"), 0o644)
 	s := testSpec("/bin/true")
@@ -590,7 +582,7 @@ func TestProcWritesNeedProcfs(t *testing.T) {
 	v := 100
 	s.Process.OOMScoreAdj = &v
 	e.write(s, rootfs)
-	_, err := e.rt.Create("noproc", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	_, err := e.rt.Create("noproc", e.quiet())
 	if err == nil || !strings.Contains(err.Error(), "process.oomScoreAdj 100: /proc/self/oom_score_adj is not on procfs") {
 		t.Fatalf("err = %v", err)
 	}
@@ -613,7 +605,7 @@ func TestFailedCreateKillsCgroupProcesses(t *testing.T) {
 	s.Linux.Namespaces = ns
 	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "(sleep 61.5 &); exit 1"}}}}
 	e.write(s, "")
-	_, err := e.rt.Create("leftproc", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	_, err := e.rt.Create("leftproc", e.quiet())
 	if err == nil || !strings.Contains(err.Error(), "exit status 1") {
 		t.Fatalf("err = %v", err)
 	}

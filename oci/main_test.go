@@ -112,6 +112,20 @@ func (e *env) run(id string) (string, int, error) {
 	return out.String(), code, err
 }
 
+// quiet are create options with the container's stdio on /dev/null.
+func (e *env) quiet() CreateOpts {
+	return CreateOpts{Bundle: e.bundle, Stdin: devNull(e.t), Stdout: devNull(e.t), Stderr: devNull(e.t)}
+}
+
+// privateRootfs is a copy of the busybox rootfs for a test that changes it.
+func privateRootfs(t *testing.T) string {
+	t.Helper()
+	rootfs := t.TempDir()
+	os.Chmod(rootfs, 0o755)
+	copyRootfs(t, rootfs)
+	return rootfs
+}
+
 func devNull(t *testing.T) *os.File {
 	f, err := os.Open(os.DevNull)
 	if err != nil {

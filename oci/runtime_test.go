@@ -104,7 +104,7 @@ func TestDeleteCreated(t *testing.T) {
 	e := newEnv(t)
 	e.write(testSpec("/bin/true"), "")
 	before := snapshotLeaks(t, "dc")
-	c, err := e.rt.Create("dc", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("dc", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestBadInputLeavesNothing(t *testing.T) {
 			if raw != "" {
 				os.WriteFile(filepath.Join(e.bundle, "config.json"), []byte(raw), 0o644)
 			}
-			_, err := e.rt.Create(id, CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+			_, err := e.rt.Create(id, e.quiet())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
@@ -308,7 +308,7 @@ func TestKilledCreateLeftovers(t *testing.T) {
 	if _, err := e.rt.Load(id); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("Load of an empty state: %v", err)
 	}
-	opts := CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)}
+	opts := e.quiet()
 	if _, err := e.rt.Create(id, opts); !errors.Is(err, ErrExist) {
 		t.Fatalf("create over a leftover: %v", err)
 	}

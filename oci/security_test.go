@@ -19,7 +19,7 @@ import (
 func TestRuntimeBinaryCannotBeOverwritten(t *testing.T) {
 	e := newEnv(t)
 	e.write(testSpec("/bin/true"), "")
-	c, err := e.rt.Create("exe", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	c, err := e.rt.Create("exe", e.quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +83,7 @@ func TestMountTargetsStayInRoot(t *testing.T) {
 	hostDir := t.TempDir()
 	canary := filepath.Join(hostDir, "canary")
 	os.WriteFile(canary, []byte("host"), 0o644)
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	os.Symlink(hostDir, filepath.Join(rootfs, "evil"))                       // absolute, to the host dir
 	os.Symlink("../../../../../../"+hostDir, filepath.Join(rootfs, "evil2")) // relative climb
 	s := testSpec("/bin/sh", "-c", "ls /evil /evil2 2>&1; cat /proc/self/mountinfo | grep -c tmpfs")
@@ -138,9 +136,7 @@ func hostMountsUnder(t *testing.T, dir string) int {
 // A masked path that is a symlink must not mask (or expose) its target.
 func TestMaskedPathSymlinkIgnored(t *testing.T) {
 	e := newEnv(t)
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	os.WriteFile(filepath.Join(rootfs, "etc/secret"), []byte("visible\n"), 0o644)
 	os.Symlink("/etc/secret", filepath.Join(rootfs, "etc/masklink"))
 	os.Symlink("/etc", filepath.Join(rootfs, "etc-link"))
@@ -158,16 +154,14 @@ func TestMaskedPathSymlinkIgnored(t *testing.T) {
 // path is followed inside the rootfs, never on the host.
 func TestMountTargetSymlinkLoopAndDangling(t *testing.T) {
 	e := newEnv(t)
-	rootfs := t.TempDir()
-	os.Chmod(rootfs, 0o755)
-	copyRootfs(t, rootfs)
+	rootfs := privateRootfs(t)
 	os.Symlink("loop2", filepath.Join(rootfs, "loop1"))
 	os.Symlink("/loop1", filepath.Join(rootfs, "loop2"))
 	s := testSpec("/bin/true")
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/loop1/x", Type: "tmpfs", Source: "tmpfs"})
 	e.write(s, rootfs)
 	n := len(s.Mounts) - 1
-	_, err := e.rt.Create("loop", CreateOpts{Bundle: e.bundle, Stdin: devNull(t), Stdout: devNull(t), Stderr: devNull(t)})
+	_, err := e.rt.Create("loop", e.quiet())
 	want := fmt.Sprintf("mounts[%d] (tmpfs on /loop1/x): create mount point: too many levels of symbolic links", n)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)

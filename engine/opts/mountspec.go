@@ -63,7 +63,7 @@ func ValidateVolumeName(name string) error {
 	if len(name) == 1 {
 		return fmt.Errorf("create %s: volume name is too short, names should be at least two alphanumeric characters", name)
 	}
-	if !restrictedName(name) {
+	if !RestrictedName(name) {
 		return fmt.Errorf(`create %s: %q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`, name, name)
 	}
 	return nil
@@ -180,9 +180,10 @@ func isLocalPath(p string) bool {
 
 func hasDotDotPrefix(p string) bool { return len(p) >= 3 && p[:3] == "../" }
 
-// restrictedName says whether s matches ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$
-// without a regexp compiled at init.
-func restrictedName(s string) bool {
+// RestrictedName says whether s matches Docker's RestrictedNameChars,
+// ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$, the rule for container and volume names
+// (without a regexp compiled at init).
+func RestrictedName(s string) bool {
 	if len(s) < 2 {
 		return false
 	}

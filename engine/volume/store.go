@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/berth-dev/berth/engine/opts"
 )
 
 const (
@@ -85,7 +87,7 @@ func validateName(name string) error {
 	if len(name) == 1 {
 		return errors.New("volume name is too short, names should be at least two alphanumeric characters")
 	}
-	if !restrictedName(name) {
+	if !opts.RestrictedName(name) {
 		return fmt.Errorf(`%q includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`, name)
 	}
 	return nil
@@ -266,22 +268,4 @@ func syncDir(dir string) error {
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-// restrictedName says whether s matches ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$
-// without a regexp compiled at init.
-func restrictedName(s string) bool {
-	if len(s) < 2 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && (c == '_' || c == '.' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
 }
