@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/internal/version"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -20,8 +20,8 @@ import (
 	"github.com/berth-dev/berth/engine"
 )
 
-// Version is berth's version, set at build time with -ldflags -X.
-var Version = "0.1.0-dev"
+// Version is berth's version (internal/version, set at build time with -ldflags -X).
+var Version = version.Version
 
 // APIVersion is the Docker Engine API version berth speaks.
 const APIVersion = "1.43"
@@ -61,16 +61,7 @@ func newVersionCmd() *cobra.Command {
 	return c
 }
 
-func vcsRevision() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
-				return s.Value[:7]
-			}
-		}
-	}
-	return "unknown"
-}
+func vcsRevision() string { return version.Revision() }
 
 func kernelVersion() string {
 	var u unix.Utsname

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,7 +20,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/version"
 	"github.com/berth-dev/berth/oci"
+	"github.com/berth-dev/berth/oci/seccomp"
 	"github.com/berth-dev/berth/oci/specconv"
 )
 
@@ -110,6 +113,9 @@ runc's command line, so containerd, Podman, CRI-O and dockerd can use it as
 their runc (point them at a symlink named runc, or at bin/berth-runc).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// `runc --version` is how engines (docker info, podman info) learn
+		// the runtime's version; the lines follow runc's.
+		Version: version.Version,
 		// runc has no completion command; building it costs every call.
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -124,6 +130,12 @@ their runc (point them at a symlink named runc, or at bin/berth-runc).`,
 			return nil
 		},
 	}
+	// evaluated only for --version
+	cobra.AddTemplateFunc("berthVersionInfo", func() string {
+		return fmt.Sprintf("commit: %s\nspec: %s\ngo: %s\nlibseccomp: %s",
+			version.Revision(), specs.Version, runtime.Version(), seccomp.LibseccompVersion())
+	})
+	c.SetVersionTemplate("berth-runc version {{.Version}}\n{{berthVersionInfo}}\n")
 	pf := c.PersistentFlags()
 	pf.StringVar(&o.root, "root", "/run/berth/runc", "root directory for storage of container state (should be on tmpfs)")
 	pf.StringVar(&o.log, "log", "", "log file for runtime errors (default: stderr only)")

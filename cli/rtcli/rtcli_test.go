@@ -1,6 +1,13 @@
 package rtcli
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/internal/version"
+)
 
 func TestTopCommand(t *testing.T) {
 	for _, c := range []struct {
@@ -24,5 +31,25 @@ func TestTopCommand(t *testing.T) {
 	}
 	if n := len(newRoot("runc", "nosuch").Commands()); n < 15 {
 		t.Errorf("full tree has %d commands", n)
+	}
+}
+
+// Engines run `runc --version` (docker info, podman info) and read the
+// "<name> version <v>" line and the "commit:"/"spec:" lines.
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"--version", "-v"} {
+		c := newRoot("runc", topCommand([]string{flag}))
+		var out strings.Builder
+		c.SetOut(&out)
+		c.SetArgs([]string{flag})
+		if err := c.Execute(); err != nil {
+			t.Fatalf("%s: %v", flag, err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 5 || lines[0] != "berth-runc version "+version.Version ||
+			!strings.HasPrefix(lines[1], "commit: ") || lines[2] != "spec: "+specs.Version ||
+			!strings.HasPrefix(lines[4], "libseccomp: 2.") {
+			t.Errorf("%s printed %q", flag, out.String())
+		}
 	}
 }
