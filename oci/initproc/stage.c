@@ -42,6 +42,9 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -72,6 +75,12 @@
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
+
+struct open_how_ {
+	uint64_t flags, mode, resolve;
+};
+#define RESOLVE_NO_MAGICLINKS_ 0x02
+#define RESOLVE_IN_ROOT_ 0x10
 
 struct mount_attr_ {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -210,13 +219,39 @@ static int reg_fd(const struct op *o, unsigned k) {
 	return fd;
 }
 
-// resolve opens path inside the directory base as if base were "/": each
-// component is opened with O_NOFOLLOW, symlinks are expanded here (an
+static int resolve_walk(int base, const char *path, int mode);
+
+// resolve opens path inside the directory base as if base were "/" (see
+// resolve_walk). It first asks the kernel for that walk in one call:
+// openat2(RESOLVE_IN_ROOT) scopes absolute symlinks and ".." to base the
+// same way, and magic links are refused. Anything it does not answer with
+// a usable handle (a component to create, a magic link, a race it
+// detected, no openat2) goes through resolve_walk, which also words the
+// error.
+static int openat2_off;
+static int resolve(int base, const char *path, int mode) {
+	if (!openat2_off) {
+		struct open_how_ how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_};
+		int fd = (int)syscall(SYS_openat2, base, path, &how, sizeof how);
+		if (fd >= 0) {
+			struct stat sb;
+			if ((mode & 3) != RES_DIR || (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)))
+				return fd;
+			close(fd);
+		} else if (errno == ENOSYS || errno == EPERM) {
+			openat2_off = 1; // old kernel, or our caller's seccomp filter
+		}
+	}
+	return resolve_walk(base, path, mode);
+}
+
+// resolve_walk opens path inside the directory base as if base were "/":
+// each component is opened with O_NOFOLLOW, symlinks are expanded here (an
 // absolute target restarts at base), ".." never climbs above base, so no
 // path the container's files name can lead outside the rootfs. With
 // RES_DIR/RES_FILE missing components are created. Returns an O_PATH fd,
 // or -1 with errno set.
-static int resolve(int base, const char *path, int mode) {
+static int resolve_walk(int base, const char *path, int mode) {
 	enum { MAXDEPTH = 256, MAXLINKS = 40 };
 	int stack[MAXDEPTH];
 	int depth = 0, links = 0, err = 0;
