@@ -50,8 +50,6 @@ type CreateOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// keep is set by Run: the caller waits for the init process.
 	keep bool
-	// beforeClaim, from Run, is closed once its signal handlers are in.
-	beforeClaim <-chan struct{}
 	// startBySync is set by Run: no exec fifo; init waits for "start" on
 	// the sync socket, which create then leaves open (initProc.sync). One
 	// file less to create and remove on the state's filesystem per
@@ -102,11 +100,6 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	if err := os.MkdirAll(r.Root, 0o700); err != nil {
 		return early(fmt.Errorf("runtime root %s: %w", r.Root, err))
-	}
-	if o.beforeClaim != nil {
-		// run's signal handlers: from the claim on, a signal must be
-		// forwarded, not kill us with the claim left behind
-		<-o.beforeClaim
 	}
 	// The state file, empty until the end of create, claims the id.
 	claim, err := os.OpenFile(statePath(r.Root, id), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/sigcatch"
 	"github.com/berth-dev/berth/oci/initproc"
 	"github.com/berth-dev/berth/oci/seccomp"
 )
@@ -125,8 +125,11 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 	var sigc chan os.Signal
 	if !o.Detach {
 		sigc = make(chan os.Signal, 32)
-		signal.Notify(sigc, forwardedSignals...)
-		defer signal.Stop(sigc)
+		stop, err := sigcatch.Notify(sigc, forwardedSignals...)
+		if err != nil {
+			return -1, err
+		}
+		defer stop()
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	}
 	if err := cmd.start(); err != nil {

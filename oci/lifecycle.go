@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/sigcatch"
 	"github.com/berth-dev/berth/oci/hooks"
 	"github.com/berth-dev/berth/oci/initproc"
 )
@@ -298,13 +298,14 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	o.keep = !detach
 	o.startBySync = true
 	sigc := make(chan os.Signal, 32)
-	notified := make(chan struct{})
 	if !detach {
-		// Installing the handlers costs ~0.4 ms (the runtime's signal
-		// thread): done beside create instead of before it.
-		go func() { signal.Notify(sigc, forwardedSignals...); close(notified) }()
-		defer func() { <-notified; signal.Stop(sigc) }()
-		o.beforeClaim = notified
+		// In before the id is claimed: from then on a signal must be
+		// relayed, not kill us with the claim left behind.
+		stop, err := sigcatch.Notify(sigc, forwardedSignals...)
+		if err != nil {
+			return -1, err
+		}
+		defer stop()
 	}
 	c, p, err := r.create(id, o)
 	if err != nil {
@@ -341,9 +342,10 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 }
 
 // forwardedSignals are relayed from `run` and foreground `exec` to the
-// container process. Not every signal: installing a handler for all 64
-// costs about a millisecond per container start.
-var forwardedSignals = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+// container process: those a user sends a foreground runtime to reach the
+// container, none the Go runtime relies on itself (SIGURG preemption,
+// SIGCHLD, SIGPIPE, SIGPROF, fault signals).
+var forwardedSignals = []syscall.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
 	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT, unix.SIGALRM, unix.SIGPWR}
 
 // waitInit waits for the init process and returns its exit status.

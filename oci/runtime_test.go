@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -333,4 +335,58 @@ func TestKilledCreateLeftovers(t *testing.T) {
 	}
 	mustNotExist(t, statePath(e.rt.Root, id))
 	mustNotExist(t, fifoPath(e.rt.Root, id))
+}
+
+// sigHandler is the address of the process's current handler of sig.
+func sigHandler(t *testing.T, sig syscall.Signal) uintptr {
+	t.Helper()
+	var act [4]uintptr // struct kernel_sigaction: handler, flags, restorer, mask
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&act[0])), 8, 0, 0); e != 0 {
+		t.Fatal(e)
+	}
+	return act[0]
+}
+
+// A foreground run relays the signals its own process gets to the
+// container's process (here a shell trapping them), and puts the process's
+// handlers back when it returns.
+func TestRunRelaysSignals(t *testing.T) {
+	e := newEnv(t)
+	before := snapshotLeaks(t, "relay")
+	handlerBefore := sigHandler(t, unix.SIGUSR1)
+	e.write(testSpec("/bin/sh", "-c", `trap "exit 42" USR1; while :; do sleep 0.02; done`), "")
+	done := make(chan int, 1)
+	go func() {
+		code, err := e.rt.Run("relay", e.quiet(), false)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- code
+	}()
+	// the handlers are in before the id is claimed: once the container
+	// runs, SIGUSR1 no longer kills this test binary
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := e.rt.Load("relay"); err == nil && c.Status() == specs.StateRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("container never ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the shell has set its trap
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	select {
+	case code := <-done:
+		if code != 42 {
+			t.Fatalf("container exited %d, want 42 (its SIGUSR1 trap)", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGUSR1 not relayed to the container")
+	}
+	if got := sigHandler(t, unix.SIGUSR1); got != handlerBefore {
+		t.Errorf("SIGUSR1 handler %#x after run, want %#x as before", got, handlerBefore)
+	}
+	before.check(t, snapshotLeaks(t, "relay"), "run")
 }
