@@ -72,6 +72,8 @@ type initProc struct {
 	direct bool
 	// sync is init's socket, kept open when it waits on it for start.
 	sync *initproc.Sync
+	// exe is the binary init was exec'd from, kept with sync.
+	exe *sealed
 }
 
 func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc, err error) {
@@ -153,7 +155,11 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		<-specCh
 		return c, nil, err
 	}
-	defer exe.Close()
+	defer func() {
+		if err != nil || proc == nil || proc.exe == nil {
+			exe.Close()
+		}
+	}()
 	trace("sealed")
 	res := <-specCh
 	if res.err != nil {
@@ -281,7 +287,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	defer cfgW.Close()
 
 	trace("pipes")
-	cmd := stageChild(exe, o.Stdin, o.Stdout, o.Stderr, o.PreserveFDs, syncChild, cfgR)
+	cmd := stageChild(exe.File, o.Stdin, o.Stdout, o.Stderr, o.PreserveFDs, syncChild, cfgR)
 	fifoFD := -1
 	if fifoFile != nil {
 		cmd.files = append(cmd.files, fifoFile)
@@ -359,6 +365,9 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	trace("started")
 	proc = &initProc{child: cmd, pid: cmd.pid, direct: true}
 	if o.startBySync {
+		// kept until the container process has replaced init: see
+		// sealed.release
+		proc.exe = exe
 		proc.sync = sync
 	}
 	syncChild.Close()

@@ -95,7 +95,7 @@ func (c *Container) Exec(o ExecOpts) (int, error) {
 		return -1, err
 	}
 	defer exe.Close()
-	cmd := stageChild(exe, o.Stdin, o.Stdout, o.Stderr, o.PreserveFDs, syncChild, cfgR, pidW)
+	cmd := stageChild(exe.File, o.Stdin, o.Stdout, o.Stderr, o.PreserveFDs, syncChild, cfgR, pidW)
 	cmd.env = []string{
 		fmt.Sprintf("%s=%d,%d,-1", initproc.EnvFDs, cmd.fd(syncChild), cmd.fd(cfgR)),
 		initproc.EnvNsenter + "=" + strconv.Itoa(cmd.fd(pidW)) + ";" + strings.Join(joins, ","),

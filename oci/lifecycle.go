@@ -312,7 +312,11 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 		return -1, err
 	}
 	trace("created")
-	if err := c.startBySync(p.sync); err != nil {
+	err = c.startBySync(p.sync)
+	// init has been replaced by the container process (or is gone): the
+	// sealed binary's last reference is ours, its teardown runs aside
+	p.exe.release()
+	if err != nil {
 		c.Delete(true)
 		return -1, err
 	}
