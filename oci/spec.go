@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/oci/caps"
 	"github.com/berth-dev/berth/oci/initproc"
+	"github.com/berth-dev/berth/oci/specjson"
 )
 
 // ConfigError is bad input in config.json; Field names where.
@@ -38,7 +38,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		return nil, err
 	}
 	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := specjson.Unmarshal(b, &s); err != nil {
 		return nil, &ConfigError{File: p, Msg: "malformed JSON: " + err.Error()}
 	}
 	if err := Validate(&s, bundle); err != nil {
