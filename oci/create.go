@@ -141,17 +141,6 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		}
 	}()
 
-	exe, err := sealedExe(r.Root)
-	if err != nil {
-		return c, nil, err
-	}
-	defer func() {
-		if err != nil || proc == nil || proc.exe == nil {
-			exe.Close()
-		}
-	}()
-	trace("sealed")
-	trace("spec loaded")
 	if spec.Process.Terminal && o.ConsoleSocket == "" {
 		return c, nil, fmt.Errorf("process.terminal is true: --console-socket is required")
 	}
@@ -242,6 +231,32 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 		cg = nil
 	}
 	trace("cgroup created")
+	// The v1 directories are made while the binary is sealed and init is
+	// cloned and exec'd.
+	var lateDone chan error
+	waitLate := func() error {
+		if lateDone == nil {
+			return nil
+		}
+		err := <-lateDone
+		lateDone = nil
+		return err
+	}
+	if late {
+		lateDone = make(chan error, 1)
+		go func() { lateDone <- cg.Create(withDefaultDevices(spec)) }()
+		defer waitLate() // before the cleanup above destroys the cgroup
+	}
+	exe, err := sealedExe(r.Root)
+	if err != nil {
+		return c, nil, err
+	}
+	defer func() {
+		if err != nil || proc == nil || proc.exe == nil {
+			exe.Close()
+		}
+	}()
+	trace("sealed")
 	icfg := &initproc.Config{
 		Mode: initproc.ModeInit, ID: id, Bundle: bundle, Rootfs: rootfs, Spec: initSpec(spec), Process: spec.Process,
 		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFDs: o.PreserveFDs,
@@ -312,21 +327,6 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	}
 	cmd.sys = attr
 
-	// The v1 directories are made while the clone and exec happen.
-	var lateDone chan error
-	waitLate := func() error {
-		if lateDone == nil {
-			return nil
-		}
-		err := <-lateDone
-		lateDone = nil
-		return err
-	}
-	if late {
-		lateDone = make(chan error, 1)
-		go func() { lateDone <- cg.Create(withDefaultDevices(spec)) }()
-		defer waitLate() // before the cleanup above destroys the cgroup
-	}
 	var pidR *os.File
 	if needsNsenter(joins) {
 		var pidW *os.File
