@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/oci/cgroups"
+	"github.com/berth-dev/berth/oci/specjson"
 )
 
 // Status values beyond the spec's.
@@ -77,6 +78,30 @@ type State struct {
 	Creating     bool   `json:"creating,omitempty"`
 	CreatorPid   int    `json:"creatorPid,omitempty"`
 	CreatorStart uint64 `json:"creatorStart,omitempty"`
+}
+
+// UnmarshalJSON decodes a state file with its spec decoded by specjson:
+// start, kill, delete and the other commands an engine runs per container
+// each load a state, and encoding/json's first decode of a spec costs a
+// process ~0.3 ms of reflection.
+func (s *State) UnmarshalJSON(b []byte) error {
+	type plain State // without this method
+	var f struct {
+		plain
+		Spec json.RawMessage `json:"spec"` // shadows plain.Spec
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*s = State(f.plain)
+	if len(f.Spec) == 0 || string(f.Spec) == "null" {
+		return nil
+	}
+	s.Spec = new(specs.Spec)
+	if err := specjson.Unmarshal(f.Spec, s.Spec); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	return nil
 }
 
 // Container is a container found under a runtime root.
