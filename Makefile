@@ -14,7 +14,7 @@ all: build
 # (the runtime and its init stage), -0.4 ms each here.
 STATIC  := -tags osusergo,netgo -ldflags "-s -w -linkmode external -extldflags=-static"
 
-build:
+build: berth-init
 	CGO_ENABLED=1 $(GO) build -trimpath $(STATIC) -o $(BIN)/berth ./cmd/berth
 	CGO_ENABLED=1 $(GO) build -trimpath $(STATIC) -o $(BIN)/berth-runc ./cmd/berth-runc
 

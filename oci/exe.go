@@ -10,33 +10,61 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sealedExe returns an fd of this binary that the container cannot write
-// through: /proc/<init>/exe of every process the runtime puts into a
-// container points at it, and CVE-2019-5736 overwrote the runtime binary
-// that way. Like runc 1.2, the binary is opened through a private,
-// detached, read-only overlayfs mount of its own directory (no copy, no
-// extra memory); if overlayfs cannot be used, a sealed memfd copy is made.
+// sealedExe returns an fd of the stage binary (see stageBinary) that the
+// container cannot write through: /proc/<init>/exe of every process the
+// runtime puts into a container points at it, and CVE-2019-5736 overwrote
+// the runtime binary that way. Like runc 1.2, the binary is opened through
+// a private, detached, read-only overlayfs mount of its own directory (no
+// copy, no extra memory); if overlayfs cannot be used, a sealed memfd copy
+// is made.
 func sealedExe(root string) (*sealed, error) {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
+	bin := stageBinary(self)
 	// overlayfs needs two lower layers to be read-only without an upper:
 	// the second is an empty directory of ours.
 	dummy := filepath.Join(root, ".exe-lower")
 	if err := os.Mkdir(dummy, 0o700); err == nil || os.IsExist(err) {
-		if s, err := overlaySealed(self, dummy); err == nil {
+		if s, err := overlaySealed(bin, dummy); err == nil {
 			return s, nil
 		}
 	}
-	f, err := memfdSealed(self)
+	f, err := memfdSealed(bin)
 	if err != nil {
 		return nil, err
 	}
 	return &sealed{File: f, mnt: -1}, nil
 }
 
-// sealed is the runtime binary opened so that a container cannot write
+// InitBinary is the file name of the stand-alone init stage
+// (cmd/berth-init), looked for beside the runtime's binary.
+const InitBinary = "berth-init"
+
+// stageBinary is the program the init and exec stages are exec'd from:
+// berth-init beside the runtime's binary when it is there and as safe as
+// the runtime itself (a regular executable owned by root or by us that
+// nobody else may write), else the runtime's own binary, whose C
+// constructor runs the same stage code. BERTH_INIT names another
+// candidate (tests), BERTH_INIT=self forces the runtime's own binary.
+func stageBinary(self string) string {
+	cand := os.Getenv("BERTH_INIT")
+	if cand == "self" {
+		return self
+	}
+	if cand == "" {
+		cand = filepath.Join(filepath.Dir(self), InitBinary)
+	}
+	var st unix.Stat_t
+	if unix.Stat(cand, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 ||
+		st.Mode&0o022 != 0 || st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return self
+	}
+	return cand
+}
+
+// sealed is the stage binary opened so that a container cannot write
 // it: Fd is what the stages are exec'd from.
 type sealed struct {
 	*os.File     // O_PATH handle in the overlay, or the memfd

@@ -6,6 +6,7 @@ pkgs=(
   busybox-static        # rootfs for test containers
   libseccomp-dev libc6-dev  # seccomp compiler (cgo); static libseccomp.a and libc.a for bin/
   pkg-config gcc make jq
+  musl-tools            # bin/berth-init, the runtime's init stage without glibc (mk/init.mk)
   runc crun             # peers for benchmarks
   skopeo umoci          # image interop tests
   docker-registry       # real registry for pull/push tests

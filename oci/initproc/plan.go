@@ -135,7 +135,9 @@ func (p *Plan) Err(m Msg) error {
 		e.Errno = unix.Errno(m.Code)
 	}
 	if m.Code == errPlan {
-		return fmt.Errorf("init stage: bad plan (op %d): %s", m.Op, m.Error)
+		// (a berth-init built from other sources than the runtime would
+		// read the plan wrong: both come from one make build)
+		return fmt.Errorf("init stage: bad plan (op %d): %s (is berth-init beside the runtime from the same build?)", m.Op, m.Error)
 	}
 	return e
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -94,6 +95,36 @@ struct sched_attr_ {
 	uint64_t sched_runtime, sched_deadline, sched_period;
 	uint32_t sched_util_min, sched_util_max;
 };
+
+// Memory is never given back: the stage lives for one container start
+// and then execs (or exits). A bump allocator over anonymous mappings
+// stands in for malloc: no locks, no bookkeeping, and none of the
+// unmap/remap churn some libcs' free does for small blocks.
+static char *arena_next, *arena_end;
+
+static void *salloc(size_t n) {
+	n = (n + 15) & ~(size_t)15;
+	if (n > (size_t)(arena_end - arena_next)) {
+		size_t sz = n > (1u << 20) ? n : (1u << 20);
+		void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		arena_next = p;
+		arena_end = arena_next + sz;
+	}
+	void *r = arena_next;
+	arena_next += n;
+	return r;
+}
+
+// scalloc: fresh mappings are zeroed and nothing is reused.
+static void *scalloc(size_t count, size_t size) {
+	if (size != 0 && count > SIZE_MAX / size)
+		return NULL;
+	return salloc(count * size);
+}
+
+#define sfree(p) ((void)(p))
 
 struct op {
 	int code;
@@ -257,14 +288,14 @@ static int resolve_walk(int base, const char *path, int mode) {
 	int depth = 0, links = 0, err = 0;
 	int create = mode & 3;
 	size_t cap = strlen(path) + 1;
-	char *rest = malloc(cap);
+	char *rest = salloc(cap);
 	if (rest == NULL)
 		return -1;
 	memcpy(rest, path, cap);
 	char *p = rest;
 	stack[0] = fcntl(base, F_DUPFD_CLOEXEC, 3);
 	if (stack[0] < 0) {
-		free(rest);
+		sfree(rest);
 		return -1;
 	}
 	for (;;) {
@@ -337,7 +368,7 @@ static int resolve_walk(int base, const char *path, int mode) {
 			target[n] = '\0';
 			// rest := target + "/" + what is left
 			size_t left = strlen(p);
-			char *nr = malloc((size_t)n + left + 2);
+			char *nr = salloc((size_t)n + left + 2);
 			if (nr == NULL) {
 				err = ENOMEM;
 				goto out;
@@ -345,7 +376,7 @@ static int resolve_walk(int base, const char *path, int mode) {
 			memcpy(nr, target, (size_t)n);
 			nr[n] = '/';
 			memcpy(nr + n + 1, p, left + 1);
-			free(rest);
+			sfree(rest);
 			rest = p = nr;
 			if (target[0] == '/')
 				while (depth > 0)
@@ -365,7 +396,7 @@ static int resolve_walk(int base, const char *path, int mode) {
 		stack[++depth] = fd;
 	}
 out:
-	free(rest);
+	sfree(rest);
 	for (int k = 0; k < depth; k++)
 		close(stack[k]);
 	if (err != 0) {
@@ -453,7 +484,7 @@ static void op_lookpath(const struct op *o) {
 	for (;;) {
 		const char *e = strchr(d, ':');
 		size_t dl = e ? (size_t)(e - d) : strlen(d);
-		char *cand = malloc(dl + nl + 3);
+		char *cand = salloc(dl + nl + 3);
 		if (cand == NULL)
 			fail(ENOMEM, NULL);
 		if (dl == 0) {
@@ -467,7 +498,7 @@ static void op_lookpath(const struct op *o) {
 			st.argv0 = cand;
 			return;
 		}
-		free(cand);
+		sfree(cand);
 		if (e == NULL)
 			break;
 		d = e + 1;
@@ -492,8 +523,8 @@ static void op_hook(const struct op *o) {
 	if (nargs > o->nstr || o->nstr - nargs < 2)
 		fail(ERR_PLAN, "hook: %u strings for %llu args", o->nstr, (unsigned long long)nargs);
 	const char *path = o->s[0], *state = o->s[1];
-	char **argv = calloc(nargs + 2, sizeof *argv);
-	char **envp = calloc(o->nstr - 2 - nargs + 1, sizeof *envp);
+	char **argv = scalloc(nargs + 2, sizeof *argv);
+	char **envp = scalloc(o->nstr - 2 - nargs + 1, sizeof *envp);
 	if (argv == NULL || envp == NULL)
 		fail(ENOMEM, "hook");
 	if (nargs == 0)
@@ -616,8 +647,8 @@ static void op_hook(const struct op *o) {
 	int e = 0;
 	ssize_t en = read(ex[0], &e, sizeof e);
 	close(ex[0]);
-	free(argv);
-	free(envp);
+	sfree(argv);
+	sfree(envp);
 	if (timed_out)
 		fail(ERR_HOOK_TIMEOUT, "timed out after %llds", (long long)timeout);
 	if (en == (ssize_t)sizeof e && e != 0)
@@ -806,7 +837,7 @@ static void op_seccomp(const struct op *o) {
 	size_t n = o->len[0] / sizeof(struct sock_filter);
 	if (n == 0 || n > 4096)
 		fail(EINVAL, "seccomp program of %zu instructions", n);
-	struct sock_filter *f = malloc(n * sizeof *f);
+	struct sock_filter *f = salloc(n * sizeof *f);
 	if (f == NULL)
 		fail(ENOMEM, NULL);
 	memcpy(f, o->s[0], n * sizeof *f);
@@ -814,7 +845,7 @@ static void op_seccomp(const struct op *o) {
 	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned long)o->i[0], &prog);
 	if (r < 0)
 		fail(errno, NULL);
-	free(f);
+	sfree(f);
 	if (o->i[1]) {
 		if (st.ready)
 			fail(EINVAL, "seccomp listener after start is not supported");
@@ -879,8 +910,8 @@ static void op_exec(const struct op *o) {
 	unsigned nargs = (unsigned)o->i[0];
 	if (nargs == 0 || nargs > o->nstr || st.argv0 == NULL)
 		fail(ERR_PLAN, "exec without a program");
-	char **argv = calloc(nargs + 1, sizeof *argv);
-	char **envp = calloc(o->nstr - nargs + 1, sizeof *envp);
+	char **argv = scalloc(nargs + 1, sizeof *argv);
+	char **envp = scalloc(o->nstr - nargs + 1, sizeof *envp);
 	if (argv == NULL || envp == NULL)
 		fail(ENOMEM, "exec");
 	for (unsigned k = 0; k < nargs; k++)
@@ -1127,7 +1158,7 @@ static void run_op(const struct op *o) {
 		size_t ng = o->len[0] / sizeof(gid_t);
 		gid_t *groups = NULL;
 		if (ng > 0) {
-			groups = malloc(ng * sizeof *groups);
+			groups = salloc(ng * sizeof *groups);
 			if (groups == NULL)
 				fail(ENOMEM, NULL);
 			memcpy(groups, o->s[0], ng * sizeof *groups);
@@ -1139,7 +1170,7 @@ static void run_op(const struct op *o) {
 			fail(errno, "setresgid %lld", (long long)o->i[1]);
 		if (syscall(SYS_setresuid, (uid_t)o->i[0], (uid_t)o->i[0], (uid_t)o->i[0]) < 0)
 			fail(errno, "setresuid %lld", (long long)o->i[0]);
-		free(groups);
+		sfree(groups);
 		return;
 	}
 	case OP_CAPSET:
@@ -1161,24 +1192,23 @@ static void run_op(const struct op *o) {
 
 static char *read_all(int fd, size_t *lenp) {
 	size_t cap = 16384, n = 0;
-	char *buf = malloc(cap);
+	char *buf = salloc(cap);
 	if (buf == NULL)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (nb == NULL) {
-				free(buf);
+			char *nb = salloc(cap * 2);
+			if (nb == NULL)
 				return NULL;
-			}
+			memcpy(nb, buf, n);
 			buf = nb;
+			cap *= 2;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			free(buf);
+			sfree(buf);
 			return NULL;
 		}
 		if (r == 0)
@@ -1236,8 +1266,8 @@ static void run_plan(const char *buf, size_t len) {
 		o.nstr = nstr;
 		memcpy(o.i, p, (size_t)nint * 8);
 		p += (size_t)nint * 8;
-		o.s = calloc(nstr + 1, sizeof *o.s);
-		o.len = calloc(nstr + 1, sizeof *o.len);
+		o.s = scalloc(nstr + 1, sizeof *o.s);
+		o.len = scalloc(nstr + 1, sizeof *o.len);
 		if (o.s == NULL || o.len == NULL)
 			fail(ENOMEM, "decode plan");
 		for (uint32_t j = 0; j < nstr; j++) {
@@ -1264,8 +1294,8 @@ static void run_plan(const char *buf, size_t len) {
 				 (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 			trace(what);
 		}
-		free(o.s);
-		free(o.len);
+		sfree(o.s);
+		sfree(o.len);
 	}
 	fail(ERR_PLAN, "plan ended without exec");
 }
