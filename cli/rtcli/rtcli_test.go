@@ -37,19 +37,22 @@ func TestTopCommand(t *testing.T) {
 // Engines run `runc --version` (docker info, podman info) and read the
 // "<name> version <v>" line and the "commit:"/"spec:" lines.
 func TestVersion(t *testing.T) {
-	for _, flag := range []string{"--version", "-v"} {
-		c := newRoot("runc", topCommand([]string{flag}))
-		var out strings.Builder
-		c.SetOut(&out)
-		c.SetArgs([]string{flag})
-		if err := c.Execute(); err != nil {
-			t.Fatalf("%s: %v", flag, err)
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"--root", "/r", "--version"}} {
+		if !versionArg(args) {
+			t.Errorf("%q: not a version request", args)
 		}
-		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-		if len(lines) != 5 || lines[0] != "berth-runc version "+version.Version ||
-			!strings.HasPrefix(lines[1], "commit: ") || lines[2] != "spec: "+specs.Version ||
-			!strings.HasPrefix(lines[4], "libseccomp: 2.") {
-			t.Errorf("%s printed %q", flag, out.String())
+	}
+	for _, args := range [][]string{{"run", "-v"}, {"--root", "-v"}, {"state", "x"}, {}} {
+		if versionArg(args) {
+			t.Errorf("%q: taken for a version request", args)
 		}
+	}
+	var out strings.Builder
+	writeVersion(&out)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || lines[0] != "berth-runc version "+version.Version ||
+		!strings.HasPrefix(lines[1], "commit: ") || lines[2] != "spec: "+specs.Version ||
+		!strings.HasPrefix(lines[4], "libseccomp: 2.") {
+		t.Errorf("printed %q", out.String())
 	}
 }
