@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/oci/cgroups"
 )
 
 func TestHooksOrderAndState(t *testing.T) {
@@ -635,4 +637,43 @@ func pidsByCmdline(t *testing.T, s string) []int {
 		}
 	}
 	return out
+}
+
+// The v1 cgroup mount: a tmpfs with every hierarchy bound under it, all
+// with the mount's flags (one recursive mount_setattr when it can), and
+// the flags the spec leaves out left out.
+func TestCgroupMountFlags(t *testing.T) {
+	if cgroups.HostMode() == cgroups.Unified {
+		t.Skip("pure cgroup v2 host: no v1 hierarchies to bind")
+	}
+	e := newEnv(t)
+	for _, c := range []struct {
+		opts []string
+		want string
+	}{
+		{[]string{"nosuid", "noexec", "nodev", "relatime", "ro"}, "ro,nosuid,nodev,noexec,relatime"},
+		{[]string{"nosuid", "noexec", "nodev"}, "rw,nosuid,nodev,noexec,relatime"},
+		{[]string{"ro", "nodev"}, "ro,nodev,relatime"}, // binds only: the tmpfs keeps its own
+	} {
+		s := testSpec("/bin/sh", "-c", `grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5,6`)
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = c.opts
+			}
+		}
+		out := e.mustRun("cgflags", s)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) < 3 {
+			t.Fatalf("%v: cgroup mounts:\n%s", c.opts, out)
+		}
+		for _, l := range lines {
+			dest, flags, _ := strings.Cut(l, " ")
+			if dest == "/sys/fs/cgroup" && c.opts[0] == "ro" && len(c.opts) == 2 {
+				continue // the tmpfs: ro,nosuid,nodev,noexec from its own mount and the final remount
+			}
+			if flags != c.want {
+				t.Errorf("%v: %s mounted %s, want %s", c.opts, dest, flags, c.want)
+			}
+		}
+	}
 }

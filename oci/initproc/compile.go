@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -387,6 +388,20 @@ func (c *compiler) cgroupMount(desc, dest string, po parsedMount) {
 	}
 	p.add(opMount, desc+": cgroup tmpfs", ints(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, rTarget, 0), "tmpfs", "", "tmpfs", "mode=755")
 	p.add(opResolve, desc+": reopen cgroup mount point", ints(rTarget, rRoot, resOpen), dest)
+	if set, clr, ok := cgroupAttrs(flags, cfg); ok {
+		// One recursive mount_setattr over the tmpfs and its binds
+		// instead of reopening and remounting each bind (two ops of
+		// ~5-10 µs per hierarchy on the init's path).
+		for _, cm := range cms {
+			d := desc + ": cgroup " + cm.Name
+			p.add(opResolve, d, ints(rSub, rTarget, resDir), cm.Name)
+			p.add(opMount, d, ints(unix.MS_BIND, rSub, 0), cm.HostPath, "", "", "")
+			p.add(opClose, "", ints(rSub))
+		}
+		c.cgroupSymlinks(desc, cms)
+		p.add(opSetattr, desc+": mount attributes", ints(rTarget, int64(set), int64(clr)))
+		return
+	}
 	for _, cm := range cms {
 		d := desc + ": cgroup " + cm.Name
 		p.add(opResolve, d, ints(rSub, rTarget, resDir), cm.Name)
@@ -401,18 +416,51 @@ func (c *compiler) cgroupMount(desc, dest string, po parsedMount) {
 		}
 		p.add(opClose, "", ints(rSub))
 	}
-	// Co-mounted controllers appear under each of their names, like on the host.
-	for _, cm := range cms {
-		if strings.Contains(cm.Name, ",") {
-			for _, n := range strings.Split(cm.Name, ",") {
-				p.add(opSymlink, d2(desc, "symlink "+n), ints(rTarget, 1), cm.Name, n)
-			}
-		}
-	}
+	c.cgroupSymlinks(desc, cms)
 	if flags&unix.MS_RDONLY != 0 {
 		p.add(opRemount, desc+": read-only", ints(rTarget, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
 	}
 }
+
+// cgroupSymlinks: co-mounted controllers appear under each of their
+// names, like on the host.
+func (c *compiler) cgroupSymlinks(desc string, cms []CgroupMount) {
+	for _, cm := range cms {
+		if strings.Contains(cm.Name, ",") {
+			for _, n := range strings.Split(cm.Name, ",") {
+				c.p.add(opSymlink, d2(desc, "symlink "+n), ints(rTarget, 1), cm.Name, n)
+			}
+		}
+	}
+}
+
+// cgroupAttrs gives the mount_setattr attributes that make the v1 cgroup
+// tmpfs and every bind under it what a bind remount with flags makes each
+// bind (and the final read-only remount the tmpfs), when one recursive
+// call can: the flags hold nosuid, nodev and noexec (the tmpfs's own) and
+// nothing but ro and relatime beside, the hierarchies are bound (no cgroup
+// namespace of the container's own), no user namespace locks flags, and
+// the kernel has mount_setattr (5.12).
+func cgroupAttrs(flags int64, cfg *Config) (set, clr uint64, ok bool) {
+	const need = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if cfg.NewUserNS || cfg.NewCgroupNS || flags&need != need || flags&^(need|unix.MS_RDONLY|unix.MS_RELATIME) != 0 || !mountSetattrOK() {
+		return 0, 0, false
+	}
+	set = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_RELATIME
+	clr = unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODIRATIME
+	if flags&unix.MS_RDONLY != 0 {
+		set |= unix.MOUNT_ATTR_RDONLY
+	} else {
+		clr |= unix.MOUNT_ATTR_RDONLY
+	}
+	return set, clr, true
+}
+
+// mountSetattrOK: the kernel has mount_setattr(2) (an empty call fails
+// with EBADF there, ENOSYS before 5.12).
+var mountSetattrOK = sync.OnceValue(func() bool {
+	return unix.MountSetattr(-1, "", unix.AT_EMPTY_PATH, &unix.MountAttr{}) != unix.ENOSYS
+})
 
 func d2(a, b string) string { return a + ": " + b }
 
