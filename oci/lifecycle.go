@@ -313,9 +313,14 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 	}
 	trace("created")
 	err = c.startBySync(p.sync)
-	// init has been replaced by the container process (or is gone): the
-	// sealed binary's last reference is ours, its teardown runs aside
-	p.exe.release()
+	// Once init has been replaced by the container process (or is gone),
+	// the sealed binary's last reference is ours and its teardown waits for
+	// RCU grace periods: run aside, and for a foreground run only after the
+	// container exited (the container's own exit waits for one too: they
+	// would queue), beside the cgroup removal.
+	if err != nil || detach {
+		p.exe.release()
+	}
 	if err != nil {
 		c.Delete(true)
 		return -1, err
@@ -329,6 +334,7 @@ func (r *Runtime) Run(id string, o CreateOpts, detach bool) (int, error) {
 		select {
 		case code := <-done:
 			trace("exited")
+			p.exe.release()
 			defer trace("deleted")
 			if err := c.Delete(true); err != nil {
 				return code, err
