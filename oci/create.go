@@ -202,7 +202,7 @@ func (r *Runtime) create(id string, o CreateOpts) (c *Container, proc *initProc,
 	self, _ := pidStart(os.Getpid())
 	c.State = State{ID: id, Bundle: bundle, Rootfs: rootfs, Cgroup: cgcfg, Rootless: r.Rootless,
 		Creating: true, CreatorPid: os.Getpid(), CreatorStart: self}
-	if err := c.save(); err != nil {
+	if err := c.saveCreating(); err != nil {
 		return c, nil, err
 	}
 	newNS, joins, err := namespaceSetup(spec)

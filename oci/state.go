@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"encoding/json/jsontext"
 	"errors"
 	"fmt"
 	"os"
@@ -136,6 +137,52 @@ func (c *Container) save() error {
 	if err != nil {
 		return err
 	}
+	return c.write(b)
+}
+
+// saveCreating writes the record create makes before anything else
+// exists (see creatingJSON).
+func (c *Container) saveCreating() error {
+	b, err := c.State.creatingJSON()
+	if err != nil {
+		return c.save()
+	}
+	return c.write(b)
+}
+
+// creatingJSON encodes a state holding only what create records first
+// (id, bundle, rootfs, cgroup, rootless, creator), as json.Marshal would
+// up to field order and spacing: encoding/json's first use of State costs
+// ~0.1 ms of reflection, on create's path before the clone.
+func (s *State) creatingJSON() ([]byte, error) {
+	if s.Pid != 0 || s.PidStart != 0 || !s.Created.IsZero() || s.Owner != "" || len(s.Annotations) > 0 ||
+		s.Spec != nil || len(s.Namespaces) > 0 || s.Cgroup.Root != "" {
+		return nil, errors.New("not a creating record")
+	}
+	b := make([]byte, 0, 512)
+	var err error
+	str := func(k, v string) {
+		if err == nil {
+			b = append(b, `"`+k+`":`...)
+			b, err = jsontext.AppendQuote(b, v)
+			b = append(b, ',')
+		}
+	}
+	b = append(b, '{')
+	str("id", s.ID)
+	str("bundle", s.Bundle)
+	str("rootfs", s.Rootfs)
+	b = append(b, `"cgroup":{`...)
+	str("Path", s.Cgroup.Path)
+	str("ID", s.Cgroup.ID)
+	b = append(b, `"Systemd":`+strconv.FormatBool(s.Cgroup.Systemd)+`},`...)
+	b = append(b, `"spec":null,"rootless":`+strconv.FormatBool(s.Rootless)+`,"creating":`+strconv.FormatBool(s.Creating)...)
+	b = append(b, `,"creatorPid":`+strconv.Itoa(s.CreatorPid)+`,"creatorStart":`+strconv.FormatUint(s.CreatorStart, 10)+`}`...)
+	return b, err
+}
+
+// write puts b in the state file (see save).
+func (c *Container) write(b []byte) error {
 	if f := c.claim; f != nil {
 		var st unix.Stat_t
 		if err := unix.Fstat(int(f.Fd()), &st); err == nil && st.Nlink == 0 {

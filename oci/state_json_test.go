@@ -43,3 +43,28 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("null spec: %v %+v", err, none)
 	}
 }
+
+// The hand-written creating record reads back as json.Marshal's would.
+func TestCreatingRecord(t *testing.T) {
+	for _, st := range []State{
+		{ID: "c1", Bundle: "/b \"q\"\\ é", Rootfs: "/b/rootfs", Cgroup: cgroups.Config{Path: "/x/y", ID: "c1", Systemd: true},
+			Rootless: true, Creating: true, CreatorPid: 42, CreatorStart: 1234567},
+		{ID: "c2", Creating: true},
+	} {
+		b, err := st.creatingJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got State
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, st) {
+			t.Errorf("%s read back as %+v, want %+v", b, got, st)
+		}
+	}
+	full := State{ID: "x", Pid: 3, Creating: true}
+	if _, err := full.creatingJSON(); err == nil {
+		t.Error("a state with a pid encoded as a creating record")
+	}
+}
