@@ -22,7 +22,9 @@ echo "== go test"
 # containers use their own ids and temp dirs.
 # The network package's leak tests count host-wide links and iptables rules,
 # so it runs alone, after the others (which create veths and rules too).
-go test -p 2 -count=1 -timeout 30m $(go list ./... | grep -v '/network$') 2>&1 | tee /tmp/berth-go-test.log
+# The CLI end-to-end tests (cmd/berth) drive the binaries make build made
+# (musl-linked, bin/berth-init beside), not builds of their own.
+BERTH_E2E_BIN=$PWD/bin go test -p 2 -count=1 -timeout 30m $(go list ./... | grep -v '/network$') 2>&1 | tee /tmp/berth-go-test.log
 status=${PIPESTATUS[0]}
 go test -count=1 -timeout 15m ./network/ 2>&1 | tee -a /tmp/berth-go-test.log
 ((status == 0)) && status=${PIPESTATUS[0]}

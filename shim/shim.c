@@ -578,6 +578,52 @@ static void setup_fds(void) {
 		fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
 }
 
+// berth_shim_args reads this process's arguments from /proc/self/cmdline
+// (see the constructor in shim.go); -1 on failure.
+int berth_shim_args(char ***argvp) {
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	for (;;) {
+		if (buf == NULL) {
+			close(fd);
+			return -1;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	int argc = 0;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			argc++;
+	char **argv = calloc((size_t)argc + 1, sizeof *argv);
+	if (argv == NULL)
+		return -1;
+	char *p = buf;
+	for (int i = 0; i < argc; i++) {
+		argv[i] = p;
+		p += strlen(p) + 1;
+	}
+	*argvp = argv;
+	return argc;
+}
+
 void berth_shim(int argc, char **argv) {
 	const char *env = getenv("_BERTH_SHIM");
 	if (env == NULL || env[0] == '\0')

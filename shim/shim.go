@@ -24,8 +24,20 @@ package shim
 
 /*
 #cgo CFLAGS: -Wall -O2
+#include <stdlib.h>
 extern void berth_shim(int argc, char **argv);
-void __attribute__((constructor)) berth_shim_init(int argc, char **argv, char **envp) { berth_shim(argc, argv); }
+extern int berth_shim_args(char ***argvp);
+// glibc passes argc and argv to constructors, musl (the release binaries'
+// libc, mk/init.mk) does not: a monitor reads them from /proc/self/cmdline.
+void __attribute__((constructor)) berth_shim_init(void) {
+	const char *env = getenv("_BERTH_SHIM");
+	if (env == NULL || env[0] == '\0')
+		return;
+	char **argv;
+	int argc = berth_shim_args(&argv);
+	if (argc > 0)
+		berth_shim(argc, argv);
+}
 */
 import "C"
 
