@@ -45,7 +45,8 @@ const InitBinary = "berth-init"
 // stageBinary is the program the init and exec stages are exec'd from:
 // berth-init beside the runtime's binary when it is there and as safe as
 // the runtime itself (a regular executable owned by root or by us that
-// nobody else may write), else the runtime's own binary, whose C
+// nobody else may write, in a directory nobody else may write, or sticky
+// and ours), else the runtime's own binary, whose C
 // constructor runs the same stage code. BERTH_INIT names another
 // candidate (tests), BERTH_INIT=self forces the runtime's own binary.
 func stageBinary(self string) string {
@@ -56,10 +57,17 @@ func stageBinary(self string) string {
 	if cand == "" {
 		cand = filepath.Join(filepath.Dir(self), InitBinary)
 	}
-	var st unix.Stat_t
-	if unix.Stat(cand, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 ||
-		st.Mode&0o022 != 0 || st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-		return self
+	// Its directory too: the overlay view opens the file by name later,
+	// so nobody else may be able to put another file there meanwhile.
+	for _, p := range []string{filepath.Dir(cand), cand} {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) != nil || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 ||
+			st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+			return self
+		}
+		if p == cand && (st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 || st.Mode&0o022 != 0) {
+			return self
+		}
 	}
 	return cand
 }

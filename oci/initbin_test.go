@@ -70,6 +70,18 @@ func TestStageBinaryMustBeSafe(t *testing.T) {
 			t.Errorf("owned by another user: stage binary %s", got)
 		}
 	}
+	// a directory others may write (not sticky)
+	os.Chmod(p, 0o755)
+	os.Chown(p, 0, 0)
+	os.Chmod(dir, 0o777)
+	if got := stageBinary("/self"); got != "/self" {
+		t.Errorf("in a world-writable directory: stage binary %s", got)
+	}
+	os.Chmod(dir, 0o777|os.ModeSticky) // sticky, like /tmp: others cannot replace our file
+	if got := stageBinary("/self"); got != p {
+		t.Errorf("in a sticky directory: stage binary %s, want %s", got, p)
+	}
+	os.Chmod(dir, 0o755)
 	t.Setenv("BERTH_INIT", "self")
 	if got := stageBinary("/self"); got != "/self" {
 		t.Errorf("BERTH_INIT=self: %s", got)
