@@ -677,3 +677,32 @@ func TestCgroupMountFlags(t *testing.T) {
 		}
 	}
 }
+
+// init is in the container's cgroup in every v1 hierarchy (and the
+// unified one) before the container process runs.
+func TestInitJoinsEveryCgroup(t *testing.T) {
+	if cgroups.HostMode() == cgroups.Unified {
+		t.Skip("pure cgroup v2 host: joined by clone3(CLONE_INTO_CGROUP), tested elsewhere")
+	}
+	e := newEnv(t)
+	s := testSpec("/bin/cat", "/proc/self/cgroup")
+	s.Linux.CgroupsPath = "/berth-test-joins"
+	// the host's view of the paths: no cgroup namespace of its own
+	ns := s.Linux.Namespaces[:0]
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.CgroupNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+	out := e.mustRun("joins", s)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("/proc/self/cgroup:\n%s", out)
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, ":/berth-test-joins") {
+			t.Errorf("not in the container's cgroup: %s", l)
+		}
+	}
+}

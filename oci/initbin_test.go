@@ -41,6 +41,7 @@ func TestStandaloneInitStage(t *testing.T) {
 		{"MountTargetsStayInRoot", TestMountTargetsStayInRoot},
 		{"MaskedPathSymlinkIgnored", TestMaskedPathSymlinkIgnored},
 		{"RunRelaysSignals", TestRunRelaysSignals},
+		{"InitJoinsEveryCgroup", TestInitJoinsEveryCgroup},
 	} {
 		t.Run(c.name, c.f)
 	}
