@@ -6,7 +6,8 @@
 // OS-thread-locked goroutine it starts on first use (runtime.ensureSigM):
 // two cross-thread wake-ups per signal. For the ten signals `run` relays
 // that is ~1 ms of ping-pong between threads on every container start
-// here (A/B, N=100: 10.95 vs 9.83 ms median without it). This package
+// here (A/B of run, N=100: 7.84 ms with this package vs 8.43 with
+// os/signal). This package
 // installs a small C handler instead (SA_ONSTACK, as Go requires of
 // non-Go handlers) that writes the signal number to a pipe, read by one
 // goroutine through the netpoller; the previous handlers (Go's) come back
