@@ -45,8 +45,8 @@ const InitBinary = "berth-init"
 // stageBinary is the program the init and exec stages are exec'd from:
 // berth-init beside the runtime's binary when it is there and as safe as
 // the runtime itself (a regular executable owned by root or by us that
-// nobody else may write, in a directory nobody else may write, or sticky
-// and ours), else the runtime's own binary, whose C
+// nobody else may write, in a directory nobody else may write; through
+// symlinks, the file they name), else the runtime's own binary, whose C
 // constructor runs the same stage code. BERTH_INIT names another
 // candidate (tests), BERTH_INIT=self forces the runtime's own binary.
 func stageBinary(self string) string {
@@ -57,19 +57,23 @@ func stageBinary(self string) string {
 	if cand == "" {
 		cand = filepath.Join(filepath.Dir(self), InitBinary)
 	}
-	// Its directory too: the overlay view opens the file by name later,
-	// so nobody else may be able to put another file there meanwhile.
-	for _, p := range []string{filepath.Dir(cand), cand} {
+	// A packaged berth-init may be a symlink: what is checked and sealed
+	// is the file it names. Its directory too must be writable by nobody
+	// else (sticky or not): the overlay view opens the file by name later.
+	real, err := filepath.EvalSymlinks(cand)
+	if err != nil {
+		return self
+	}
+	for _, p := range []string{filepath.Dir(real), real} {
 		var st unix.Stat_t
-		if unix.Stat(p, &st) != nil || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 ||
-			st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		if unix.Lstat(p, &st) != nil || st.Mode&0o022 != 0 || st.Uid != 0 && int(st.Uid) != os.Geteuid() {
 			return self
 		}
-		if p == cand && (st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 || st.Mode&0o022 != 0) {
+		if p == real && (st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0) {
 			return self
 		}
 	}
-	return cand
+	return real
 }
 
 // sealed is the stage binary opened so that a container cannot write
@@ -127,6 +131,14 @@ func overlaySealed(self, dummy string) (*sealed, error) {
 	if err != nil {
 		unix.Close(mfd)
 		return nil, err
+	}
+	// (a symlink would be opened as one, and exec'ing it fails: the memfd
+	// copy follows it instead)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		unix.Close(mfd)
+		return nil, fmt.Errorf("sealed view of %s is not a regular file", self)
 	}
 	return &sealed{File: os.NewFile(uintptr(fd), "berth-sealed"), mnt: mfd}, nil
 }

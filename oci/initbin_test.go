@@ -71,18 +71,25 @@ func TestStageBinaryMustBeSafe(t *testing.T) {
 			t.Errorf("owned by another user: stage binary %s", got)
 		}
 	}
-	// a directory others may write (not sticky)
+	// a directory others may write, sticky (like /tmp) or not
 	os.Chmod(p, 0o755)
 	os.Chown(p, 0, 0)
-	os.Chmod(dir, 0o777)
-	if got := stageBinary("/self"); got != "/self" {
-		t.Errorf("in a world-writable directory: stage binary %s", got)
-	}
-	os.Chmod(dir, 0o777|os.ModeSticky) // sticky, like /tmp: others cannot replace our file
-	if got := stageBinary("/self"); got != p {
-		t.Errorf("in a sticky directory: stage binary %s, want %s", got, p)
+	for _, mode := range []os.FileMode{0o777, 0o777 | os.ModeSticky} {
+		os.Chmod(dir, mode)
+		if got := stageBinary("/self"); got != "/self" {
+			t.Errorf("in a %v directory: stage binary %s", mode, got)
+		}
 	}
 	os.Chmod(dir, 0o755)
+	// a symlink (how packages install helpers): the file it names
+	link := filepath.Join(t.TempDir(), InitBinary)
+	if err := os.Symlink(p, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BERTH_INIT", link)
+	if got := stageBinary("/self"); got != p {
+		t.Errorf("through a symlink: stage binary %s, want %s", got, p)
+	}
 	t.Setenv("BERTH_INIT", "self")
 	if got := stageBinary("/self"); got != "/self" {
 		t.Errorf("BERTH_INIT=self: %s", got)
