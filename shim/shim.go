@@ -24,7 +24,9 @@ package shim
 
 /*
 #cgo CFLAGS: -Wall -O2
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 extern void berth_shim(int argc, char **argv);
 extern int berth_shim_args(char ***argvp);
 // glibc passes argc and argv to constructors, musl (the release binaries'
@@ -35,8 +37,12 @@ void __attribute__((constructor)) berth_shim_init(void) {
 		return;
 	char **argv;
 	int argc = berth_shim_args(&argv);
-	if (argc > 0)
-		berth_shim(argc, argv);
+	if (argc <= 0) {
+		// fd 3 is where the engine reads the monitor's first word
+		dprintf(3, "error shim: cannot read /proc/self/cmdline");
+		_exit(1);
+	}
+	berth_shim(argc, argv);
 }
 */
 import "C"
